@@ -1,0 +1,1 @@
+//! Benchmarks: `cargo bench -p volt-benches`; peer comparisons in `compare/`.

@@ -1,0 +1,1 @@
+//! Examples live under rust/, c/ and python/.

@@ -1,0 +1,115 @@
+//! Listing stored object files and walking what a root reaches (tree → files → chunks).
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::digest::ObjectId;
+use crate::error::{IoContext, Result};
+use crate::store::{Cas, ObjectKind};
+use crate::tree::{EntryKind, TREE_MAGIC};
+
+/// What a file under `objects/` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileRole {
+    Blob,
+    Index,
+    Variant,
+}
+
+/// One file under `objects/`.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectFile {
+    pub id: ObjectId,
+    pub role: FileRole,
+    pub path: PathBuf,
+}
+
+impl Cas {
+    /// Every object file in the store (unrecognised names are skipped).
+    pub(crate) fn object_files(&self) -> Result<Vec<ObjectFile>> {
+        let mut out = Vec::new();
+        let objects = self.objects_dir();
+        let mut fans: Vec<_> = fs::read_dir(&objects)
+            .ctx("list objects", &objects)?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().len() == 2)
+            .map(|e| e.path())
+            .collect();
+        fans.sort();
+        for fan in fans {
+            for ent in fs::read_dir(&fan).ctx("list objects", &fan)? {
+                let ent = ent.ctx("list objects", &fan)?;
+                let name = ent.file_name();
+                let name = name.to_string_lossy();
+                if name.len() < 64 {
+                    continue;
+                }
+                let Ok(id) = ObjectId::from_hex(&name[..64]) else { continue };
+                let role = match &name[64..] {
+                    "" => FileRole::Blob,
+                    ".idx" => FileRole::Index,
+                    s if s.starts_with(".m") => FileRole::Variant,
+                    _ => continue,
+                };
+                out.push(ObjectFile { id, role, path: ent.path() });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Does the object's content start with the tree magic?
+    pub(crate) fn is_tree(&self, id: &ObjectId) -> bool {
+        let mut head = [0u8; 8];
+        self.open_object(id).is_ok_and(|mut r| r.read_exact(&mut head).is_ok() && head == *TREE_MAGIC)
+    }
+
+    /// Mark `root` and everything it reaches into `seen`; ids that should exist but do not go
+    /// into `missing`. Roots that are trees are descended into; file contents never are.
+    pub(crate) fn mark(&self, root: &ObjectId, seen: &mut HashSet<ObjectId>, missing: &mut Vec<ObjectId>) {
+        if !self.mark_one(root, seen, missing) {
+            return;
+        }
+        if !self.is_tree(root) {
+            return;
+        }
+        match self.read_tree(root) {
+            Ok(tree) => {
+                for e in &tree.entries {
+                    if let EntryKind::File { id, .. } = &e.kind {
+                        self.mark_one(id, seen, missing);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(tree = %root, error = %e, "unreadable tree"),
+        }
+    }
+
+    /// Mark one object and its chunks. Returns true if it was newly marked and exists.
+    fn mark_one(&self, id: &ObjectId, seen: &mut HashSet<ObjectId>, missing: &mut Vec<ObjectId>) -> bool {
+        if !seen.insert(*id) {
+            return false;
+        }
+        match self.kind_of(id) {
+            None => {
+                missing.push(*id);
+                false
+            }
+            Some(ObjectKind::Blob) => true,
+            Some(ObjectKind::Chunked) => {
+                match self.read_index(id) {
+                    Ok(idx) => {
+                        for c in idx.chunks {
+                            if seen.insert(c.id) && self.kind_of(&c.id).is_none() {
+                                missing.push(c.id);
+                            }
+                        }
+                    }
+                    Err(_) => missing.push(*id),
+                }
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Write transactions. Every write to the store goes through a [`Txn`]:
+//!
+//! - Each object a transaction writes *or relies on* is first recorded in its lease file
+//!   (`tmp/<txn>.lease`, held with an exclusive `flock` while the writer lives), under a shared
+//!   lock on the store's `lock` file. gc takes that lock exclusively while it reads leases and
+//!   sweeps, so an object the writer found present cannot be swept before the writer's ref lands.
+//! - New objects are staged in `tmp/<txn>/`, made durable with one `syncfs`, then renamed into
+//!   `objects/` (never replacing an existing object) and the directories synced again, before any
+//!   ref points at them. A killed writer leaves only its staging directory, which gc removes.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use rustix::fs::{FlockOperation, RenameFlags};
+
+use crate::chunk::{Chunk, ChunkIndex};
+use crate::digest::{Algorithm, Digest, ObjectId};
+use crate::error::{Error, IoContext, Result};
+use crate::hashing::Hashers;
+use crate::meta::{self, Meta};
+use crate::refs::RefName;
+use crate::store::Cas;
+
+/// What a put stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PutOutcome {
+    /// Native address of the content.
+    pub id: ObjectId,
+    /// Logical size.
+    pub size: u64,
+    /// Number of chunks (0 if stored whole).
+    pub chunks: usize,
+    /// True if the content was already in the store (nothing new written for it).
+    pub existed: bool,
+    /// SHA-2 digests recorded as aliases.
+    pub aliases: Vec<Digest>,
+}
+
+/// The store-wide lock: writers hold it shared around "record in lease, check presence"; gc
+/// holds it exclusively. Several threads of one transaction share one descriptor, so the flock
+/// is taken by the first holder and released by the last.
+struct StoreLock {
+    file: File,
+    holders: Mutex<usize>,
+}
+
+struct SharedGuard<'a>(&'a StoreLock);
+
+impl StoreLock {
+    fn open(cas: &Cas) -> Result<Self> {
+        let p = cas.root.join("lock");
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open store lock", &p)?;
+        Ok(StoreLock { file, holders: Mutex::new(0) })
+    }
+
+    fn shared(&self) -> Result<SharedGuard<'_>> {
+        let mut h = self.holders.lock().expect("lock poisoned");
+        if *h == 0 {
+            rustix::fs::flock(&self.file, FlockOperation::LockShared).ctx("lock store", "lock")?;
+        }
+        *h += 1;
+        Ok(SharedGuard(self))
+    }
+}
+
+impl Drop for SharedGuard<'_> {
+    fn drop(&mut self) {
+        let mut h = self.0.holders.lock().expect("lock poisoned");
+        *h -= 1;
+        if *h == 0 {
+            let _ = rustix::fs::flock(&self.0.file, FlockOperation::Unlock);
+        }
+    }
+}
+
+/// Take the store lock exclusively (gc). Blocks until writers leave their critical sections.
+pub(crate) fn lock_exclusive(cas: &Cas) -> Result<File> {
+    let p = cas.root.join("lock");
+    let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open store lock", &p)?;
+    rustix::fs::flock(&f, FlockOperation::LockExclusive).ctx("lock store", &p)?;
+    Ok(f)
+}
+
+#[derive(Default)]
+struct State {
+    /// Objects staged by this transaction: id → (staged file, final file).
+    pending: HashMap<ObjectId, (PathBuf, PathBuf)>,
+    aliases: Vec<(Digest, ObjectId)>,
+    /// Ids already written to the lease (avoid re-recording).
+    leased: HashSet<ObjectId>,
+}
+
+/// A write transaction. Dropping it without [`Txn::commit`] discards what it staged.
+pub struct Txn<'a> {
+    cas: &'a Cas,
+    stage: PathBuf,
+    lease_path: PathBuf,
+    lease: File,
+    lock: StoreLock,
+    state: Mutex<State>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Txn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").field("stage", &self.stage).finish_non_exhaustive()
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Cas {
+    /// Start a write transaction.
+    ///
+    /// # Errors
+    /// I/O errors creating the staging directory or lease.
+    pub fn begin(&self) -> Result<Txn<'_>> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("txn-{}-{nanos:x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let tmp = self.tmp_dir();
+        let lease_path = tmp.join(format!("{name}.lease"));
+        let lease = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .read(true)
+            .mode(0o600)
+            .open(&lease_path)
+            .ctx("create lease", &lease_path)?;
+        rustix::fs::flock(&lease, FlockOperation::NonBlockingLockExclusive).ctx("lock lease", &lease_path)?;
+        let stage = tmp.join(&name);
+        fs::DirBuilder::new().mode(0o700).create(&stage).ctx("create staging directory", &stage)?;
+        Ok(Txn {
+            cas: self,
+            stage,
+            lease_path,
+            lease,
+            lock: StoreLock::open(self)?,
+            state: Mutex::new(State::default()),
+            done: false,
+        })
+    }
+}
+
+impl<'a> Txn<'a> {
+    /// The store this transaction writes to.
+    pub fn cas(&self) -> &'a Cas {
+        self.cas
+    }
+
+    /// Record `id` in the lease and report whether it is already stored (or staged here). After
+    /// this returns `true`, gc will not remove the object while the transaction lives.
+    ///
+    /// # Errors
+    /// I/O errors on the lease or lock.
+    pub fn protect(&self, id: &ObjectId) -> Result<bool> {
+        let _g = self.lock.shared()?;
+        {
+            let mut st = self.state.lock().expect("lock poisoned");
+            if st.pending.contains_key(id) {
+                return Ok(true);
+            }
+            if st.leased.insert(*id) {
+                (&self.lease).write_all(&id.0).ctx("write lease", &self.lease_path)?;
+            }
+        }
+        Ok(self.cas.has(id))
+    }
+
+    /// Claim `id` for staging; false if another thread of this transaction already did.
+    fn claim(&self, id: &ObjectId, suffix: &str) -> Option<PathBuf> {
+        let mut st = self.state.lock().expect("lock poisoned");
+        if st.pending.contains_key(id) {
+            return None;
+        }
+        let hex = id.to_hex();
+        let staged = self.stage.join(format!("{hex}{suffix}"));
+        let fin = self.cas.objects_dir().join(&hex[..2]).join(format!("{hex}{suffix}"));
+        st.pending.insert(*id, (staged.clone(), fin));
+        Some(staged)
+    }
+
+    fn stage_bytes(&self, id: &ObjectId, suffix: &str, data: &[u8], meta: &Meta) -> Result<()> {
+        let Some(staged) = self.claim(id, suffix) else { return Ok(()) };
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&staged)
+            .ctx("stage object", &staged)?;
+        f.write_all(data).ctx("write object", &staged)?;
+        meta::apply_fd(&f, meta).ctx("set object metadata", &staged)?;
+        Ok(())
+    }
+
+    /// Store bytes held in memory as one whole object (no chunking), with the given metadata if
+    /// it is new.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn put_bytes(&self, data: &[u8], meta: Option<&Meta>) -> Result<PutOutcome> {
+        let id = ObjectId::of(data);
+        let existed = self.put_known(id, data, meta)?;
+        Ok(PutOutcome { id, size: data.len() as u64, chunks: 0, existed, aliases: Vec::new() })
+    }
+
+    fn put_known(&self, id: ObjectId, data: &[u8], meta: Option<&Meta>) -> Result<bool> {
+        if self.protect(&id)? {
+            return Ok(true);
+        }
+        let neutral;
+        let meta = match meta {
+            Some(m) => m,
+            None => {
+                neutral = Meta::neutral();
+                &neutral
+            }
+        };
+        self.stage_bytes(&id, "", data, meta)?;
+        Ok(false)
+    }
+
+    /// Store a stream. Content up to the chunk threshold is stored whole; larger content is
+    /// split into FastCDC chunks plus an index. `also` lists SHA-2 digests to compute on the
+    /// same pass and record as aliases. Memory use is bounded by the threshold.
+    ///
+    /// # Errors
+    /// Read errors on `r` (reported against `what`), I/O errors in the store.
+    pub fn put_reader(
+        &self,
+        r: &mut dyn Read,
+        what: &Path,
+        also: &[Algorithm],
+        meta: Option<&Meta>,
+    ) -> Result<PutOutcome> {
+        let opts = &self.cas.opts;
+        let limit = opts.chunk_threshold;
+        let mut head = Vec::new();
+        r.take(limit + 1).read_to_end(&mut head).ctx("read", what)?;
+        let mut algos = vec![Algorithm::Blake3];
+        algos.extend(also.iter().copied().filter(|a| *a != Algorithm::Blake3));
+        let mut hs = Hashers::new(&algos);
+        if head.len() as u64 <= limit {
+            hs.update(&head);
+            let digests = hs.finish();
+            let id = digests[0].object_id().expect("blake3 first");
+            let existed = self.put_known(id, &head, meta)?;
+            let aliases = self.record_aliases(id, &digests[1..]);
+            return Ok(PutOutcome { id, size: head.len() as u64, chunks: 0, existed, aliases });
+        }
+        let reader = io::Cursor::new(head).chain(r);
+        let chunker = fastcdc::v2020::StreamCDC::new(reader, opts.chunk_min, opts.chunk_avg, opts.chunk_max);
+        let mut idx = ChunkIndex { size: 0, chunks: Vec::new() };
+        let mut all_existed = true;
+        for chunk in chunker {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(e) => Error::io("read", what, e),
+                other => Error::io("read", what, io::Error::other(other.to_string())),
+            })?;
+            hs.update(&chunk.data);
+            let cid = ObjectId::of(&chunk.data);
+            all_existed &= self.put_known(cid, &chunk.data, None)?;
+            idx.size += chunk.length as u64;
+            idx.chunks.push(Chunk { id: cid, len: chunk.length as u32 });
+        }
+        let digests = hs.finish();
+        let id = digests[0].object_id().expect("blake3 first");
+        let existed = if self.protect(&id)? {
+            true
+        } else {
+            self.stage_bytes(&id, ".idx", &idx.encode(), &Meta::neutral())?;
+            false
+        };
+        let aliases = self.record_aliases(id, &digests[1..]);
+        Ok(PutOutcome { id, size: idx.size, chunks: idx.chunks.len(), existed: existed && all_existed, aliases })
+    }
+
+    /// Store a file from disk (whole or chunked by size), with `meta` for a new whole object.
+    ///
+    /// # Errors
+    /// [`Error::SourceNotFound`], [`Error::PermissionDenied`], other I/O errors.
+    pub fn put_file(&self, path: &Path, also: &[Algorithm], meta: Option<&Meta>) -> Result<PutOutcome> {
+        let mut f = File::open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::SourceNotFound(path.to_path_buf()),
+            _ => Error::io("open", path, e),
+        })?;
+        let len = f.metadata().ctx("stat", path)?.len();
+        if len <= self.cas.opts.chunk_threshold && also.is_empty() {
+            let mut data = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut data).ctx("read", path)?;
+            if data.len() as u64 <= self.cas.opts.chunk_threshold {
+                return self.put_bytes(&data, meta);
+            }
+            return self.put_reader(&mut io::Cursor::new(data), path, also, meta);
+        }
+        self.put_reader(&mut f, path, also, meta)
+    }
+
+    /// Record that `digest` (a SHA-2 digest of the same bytes) names `id`.
+    pub fn add_alias(&self, digest: Digest, id: ObjectId) {
+        if digest.algorithm != Algorithm::Blake3 {
+            self.state.lock().expect("lock poisoned").aliases.push((digest, id));
+        }
+    }
+
+    fn record_aliases(&self, id: ObjectId, digests: &[Digest]) -> Vec<Digest> {
+        for d in digests {
+            self.add_alias(d.clone(), id);
+        }
+        digests.to_vec()
+    }
+
+    /// Make everything staged durable and visible, then point `reference` (if any) at `root`.
+    /// Returns the number of new objects.
+    ///
+    /// # Errors
+    /// I/O errors; on error nothing is referenced and staged objects are discarded.
+    pub fn commit(mut self, reference: Option<(&RefName, &ObjectId)>) -> Result<usize> {
+        let st = std::mem::take(&mut *self.state.lock().expect("lock poisoned"));
+        let n = st.pending.len();
+        if n > 0 {
+            let stage_dir = File::open(&self.stage).ctx("open staging directory", &self.stage)?;
+            rustix::fs::syncfs(&stage_dir).ctx("sync store", &self.stage)?;
+            let mut made = HashSet::new();
+            for (staged, fin) in st.pending.values() {
+                let dir = fin.parent().expect("object in fanout dir");
+                if made.insert(dir.to_path_buf()) {
+                    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create fanout directory", dir)?;
+                }
+                match rustix::fs::renameat_with(rustix::fs::CWD, staged, rustix::fs::CWD, fin, RenameFlags::NOREPLACE) {
+                    Ok(()) => {}
+                    // Another writer stored the same content first: theirs is as good as ours.
+                    Err(rustix::io::Errno::EXIST) => {
+                        let _ = fs::remove_file(staged);
+                    }
+                    Err(e) => return Err(Error::io("publish object", fin.clone(), e.into())),
+                }
+            }
+        }
+        for (digest, id) in &st.aliases {
+            crate::refs::write_alias(self.cas, digest, id)?;
+        }
+        if n > 0 || !st.aliases.is_empty() {
+            let objects = File::open(self.cas.objects_dir()).ctx("open objects", self.cas.objects_dir())?;
+            rustix::fs::syncfs(&objects).ctx("sync store", self.cas.objects_dir())?;
+        }
+        if let Some((name, id)) = reference {
+            self.cas.set_ref(name, id)?;
+        }
+        self.finish();
+        Ok(n)
+    }
+
+    /// Drop the lease. Done under the shared lock so that a gc, which reads refs and then
+    /// leases under the exclusive lock, sees either the new ref or the lease.
+    fn finish(&mut self) {
+        self.done = true;
+        let _g = self.lock.shared();
+        let _ = fs::remove_file(&self.lease_path);
+        let _ = fs::remove_dir_all(&self.stage);
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish();
+        }
+    }
+}
+
+/// Ids listed in a lease file.
+pub(crate) fn read_lease(path: &Path) -> io::Result<Vec<ObjectId>> {
+    let bytes = fs::read(path)?;
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut a = [0u8; 32];
+            a.copy_from_slice(c);
+            ObjectId(a)
+        })
+        .collect())
+}
+
+/// Is the lease at `path` held by a live writer? (A dead writer's flock is gone.)
+pub(crate) fn lease_is_live(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => false,
+            Err(_) => true,
+        },
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,263 @@
+//! Configuration: the YAML file (`VOLT_CONFIG`, default `/etc/volt/config.yaml` under the paths'
+//! root) with the reference's `VOLT_*` environment variables layered on top.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// How results are printed by frontends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Aligned human-readable columns.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = ();
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        match s {
+            "table" => Ok(OutputFormat::Table),
+            "json" => Ok(OutputFormat::Json),
+            "yaml" => Ok(OutputFormat::Yaml),
+            _ => Err(()),
+        }
+    }
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// Colour when writing to a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl std::str::FromStr for ColorMode {
+    type Err = ();
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        match s {
+            "auto" => Ok(ColorMode::Auto),
+            "always" => Ok(ColorMode::Always),
+            "never" => Ok(ColorMode::Never),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Stellarium settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CasConfig {
+    /// Objects above this size are chunked (bytes).
+    pub chunk_threshold: u64,
+    /// FastCDC minimum chunk size (bytes).
+    pub chunk_min: u32,
+    /// FastCDC average chunk size (bytes).
+    pub chunk_avg: u32,
+    /// FastCDC maximum chunk size (bytes).
+    pub chunk_max: u32,
+    /// Keep the build stat cache (faster re-builds).
+    pub build_cache: bool,
+}
+
+impl Default for CasConfig {
+    fn default() -> Self {
+        let o = volt_cas::Options::default();
+        CasConfig {
+            chunk_threshold: o.chunk_threshold,
+            chunk_min: o.chunk_min,
+            chunk_avg: o.chunk_avg,
+            chunk_max: o.chunk_max,
+            build_cache: true,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Prefix for every host path (`VOLT_ROOT` overrides it).
+    pub root: Option<PathBuf>,
+    /// Default output format (`VOLT_OUTPUT`).
+    pub output: OutputFormat,
+    /// Colour mode (`VOLT_COLOR`).
+    pub color: ColorMode,
+    /// Debug logging (`VOLT_DEBUG`).
+    pub debug: bool,
+    /// Daemon socket (`VOLT_HOST`); defaults to `/run/volt/volt.sock` under the root.
+    pub host: Option<PathBuf>,
+    /// Named context (`VOLT_CONTEXT`).
+    pub context: String,
+    /// Default constellation file (`VOLT_COMPOSE_FILE`).
+    pub compose_file: PathBuf,
+    /// Write the audit log.
+    pub audit: bool,
+    /// Stellarium settings.
+    pub cas: CasConfig,
+    /// Where this configuration was read from (not a file key).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: None,
+            output: OutputFormat::Table,
+            color: ColorMode::Auto,
+            debug: false,
+            host: None,
+            context: "default".into(),
+            compose_file: PathBuf::from("volt-compose.yaml"),
+            audit: true,
+            cas: CasConfig::default(),
+            source: None,
+        }
+    }
+}
+
+impl Config {
+    /// The paths this configuration selects (`VOLT_ROOT` wins over `root:`).
+    pub fn paths(&self) -> Paths {
+        match std::env::var_os("VOLT_ROOT") {
+            Some(r) if !r.is_empty() => Paths::under(r),
+            _ => self.root.clone().map(Paths::under).unwrap_or_default(),
+        }
+    }
+
+    /// The daemon socket.
+    pub fn socket(&self) -> PathBuf {
+        self.host.clone().unwrap_or_else(|| self.paths().socket())
+    }
+
+    /// Store options derived from `cas:`.
+    pub fn cas_options(&self) -> volt_cas::Options {
+        let mut o = volt_cas::Options::default();
+        o.chunk_threshold = self.cas.chunk_threshold;
+        o.chunk_min = self.cas.chunk_min;
+        o.chunk_avg = self.cas.chunk_avg;
+        o.chunk_max = self.cas.chunk_max;
+        o.cache_dir = self.cas.build_cache.then(|| self.paths().cas_cache_dir());
+        o
+    }
+
+    /// Parse YAML text (an empty document is the defaults).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `origin` and the problem (unknown keys included).
+    pub fn from_yaml(text: &str, origin: impl Into<PathBuf>) -> Result<Self> {
+        let origin = origin.into();
+        let mut c: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| Error::Config { path: origin.clone(), reason: e.to_string() })?
+        };
+        c.source = Some(origin.clone());
+        c.validate().map_err(|reason| Error::Config { path: origin, reason })?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        self.cas_options().validate().map_err(|e| e.to_string())
+    }
+
+    /// Load the configuration as the CLI does: the file named by `VOLT_CONFIG`, else
+    /// `etc/volt/config.yaml` under the root (absent is fine), then the environment.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `VOLT_CONFIG` names a missing file or any file is invalid;
+    /// [`Error::Env`] for bad `VOLT_*` values.
+    pub fn load() -> Result<Self> {
+        let mut c = match std::env::var_os("VOLT_CONFIG").filter(|v| !v.is_empty()) {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| Error::Config { path: p.clone(), reason: format!("cannot read: {e}") })?;
+                Config::from_yaml(&text, p)?
+            }
+            None => {
+                let p = Config::default().paths().config_file();
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => Config::from_yaml(&text, p)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+                    Err(e) => return Err(Error::Config { path: p, reason: format!("cannot read: {e}") }),
+                }
+            }
+        };
+        c.apply_env()?;
+        Ok(c)
+    }
+
+    /// Layer the `VOLT_*` variables over the file's values.
+    ///
+    /// # Errors
+    /// [`Error::Env`] for values outside what each variable accepts.
+    pub fn apply_env(&mut self) -> Result<()> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        if let Some(v) = var("VOLT_OUTPUT") {
+            self.output = v.parse().map_err(|()| Error::Env {
+                name: "VOLT_OUTPUT",
+                value: v.clone(),
+                reason: "expected table, json or yaml",
+            })?;
+        }
+        if let Some(v) = var("VOLT_COLOR") {
+            self.color = v.parse().map_err(|()| Error::Env {
+                name: "VOLT_COLOR",
+                value: v.clone(),
+                reason: "expected auto, always or never",
+            })?;
+        }
+        if let Some(v) = var("VOLT_DEBUG") {
+            self.debug = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(Error::Env { name: "VOLT_DEBUG", value: v, reason: "expected true or false" })
+                }
+            };
+        }
+        if let Some(v) = var("VOLT_HOST") {
+            self.host = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("VOLT_CONTEXT") {
+            self.context = v;
+        }
+        if let Some(v) = var("VOLT_COMPOSE_FILE") {
+            self.compose_file = PathBuf::from(v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yaml_and_rejects_unknown_keys() {
+        let c = Config::from_yaml("output: json\ncas:\n  chunk_threshold: 8388608\n", "t.yaml").unwrap();
+        assert_eq!(c.output, OutputFormat::Json);
+        assert_eq!(c.cas.chunk_threshold, 8 << 20);
+        assert!(Config::from_yaml("outptu: json\n", "t.yaml").is_err());
+        let e = Config::from_yaml("cas:\n  chunk_min: 1\n", "t.yaml").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidConfig);
+        assert_eq!(Config::from_yaml("", "t.yaml").unwrap().context, "default");
+    }
+}

@@ -1,0 +1,31 @@
+//! Volt's SDK. `cargo add volt-core` and call [`Volt::open`]: every feature of the `volt` CLI, the
+//! C library and the Python module is a function reachable from here.
+//!
+//! - [`Store`] — content-addressed objects, trees and refs (Stellarium, from volt-cas).
+//! - [`Runtime`] — workload lifecycle (containers, VMs) with one [`Status`] state machine.
+//! - [`Network`] — networks and endpoints.
+//! - [`Config`], [`Paths`], [`AuditLog`], and [`Error`] whose [`Error::kind`] gives the exit code.
+#![deny(missing_docs)]
+
+mod audit;
+mod config;
+mod error;
+mod paths;
+mod store;
+mod traits;
+mod volt;
+mod workload;
+
+pub use audit::{AuditLog, AuditRecord};
+pub use config::{CasConfig, ColorMode, Config, OutputFormat};
+pub use error::{Error, ErrorKind, Result};
+pub use paths::Paths;
+pub use store::LocalStore;
+pub use traits::{Network, NetworkSpec, PutOptions, Runtime, Store};
+pub use volt::Volt;
+pub use workload::{Status, WorkloadInfo, WorkloadSpec};
+
+/// Stellarium's types, re-exported so SDK users need only this crate.
+pub mod cas {
+    pub use volt_cas::*;
+}
