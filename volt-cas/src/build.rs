@@ -131,8 +131,10 @@ impl Cas {
         if !st.is_dir() {
             return Err(Error::NotADirectory(dir));
         }
+        let t0 = std::time::Instant::now();
         let mut items = vec![Item { rel: Vec::new(), abs: dir.clone(), st }];
         walk(&dir, &[], &mut items)?;
+        tracing::debug!(entries = items.len(), elapsed = ?t0.elapsed(), "walked");
         items.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
 
         // First name of each multiply-linked inode, in sorted order.
@@ -151,12 +153,48 @@ impl Cas {
 
         let cache = self.load_cache(&dir);
         let txn = self.begin()?;
-        let results: Vec<Result<Option<(Entry, Option<CacheRec>, bool)>>> = items
+        let mut results: Vec<Result<Option<(Entry, Option<CacheRec>, bool)>>> = items
             .par_iter()
             .zip(link_to.par_iter())
             .map(|(it, link)| entry_for(&txn, it, link.map(|i| &items[i]), cache.entries.get(&it.rel), started_ns))
             .collect();
+        // Content ids taken from the cache are leased in one batch; any that gc has removed since
+        // are read from disk after all.
+        let hits: Vec<(usize, ObjectId)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Ok(Some((Entry { kind: EntryKind::File { id, .. }, .. }, _, true))) => Some((i, *id)),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<ObjectId> = hits.iter().map(|(_, id)| *id).collect();
+        let present = txn.protect_many(&ids)?;
+        let redo: Vec<usize> = hits.iter().zip(present).filter(|(_, p)| !p).map(|((i, _), _)| *i).collect();
+        let redone: Vec<(usize, Result<ObjectId>)> = redo
+            .par_iter()
+            .map(|&i| {
+                let meta = match &results[i] {
+                    Ok(Some((e, _, _))) => e.meta.clone(),
+                    _ => unreachable!("only cache hits are redone"),
+                };
+                (i, txn.put_file(&items[i].abs, &[], Some(&meta)).map(|o| o.id))
+            })
+            .collect();
+        for (i, r) in redone {
+            let new_id = r?;
+            if let Ok(Some((e, rec, hit))) = &mut results[i] {
+                if let EntryKind::File { id, .. } = &mut e.kind {
+                    *id = new_id;
+                }
+                if let Some(rec) = rec {
+                    rec.id = Some(new_id);
+                }
+                *hit = false;
+            }
+        }
 
+        tracing::debug!(elapsed = ?t0.elapsed(), "content staged");
         let mut tree = Tree { entries: Vec::with_capacity(items.len()) };
         let mut new_cache = BuildCache::default();
         let mut skipped = Vec::new();
@@ -181,8 +219,11 @@ impl Cas {
         let encoded = tree.encode();
         drop(tree);
         let root = txn.put_reader(&mut io::Cursor::new(encoded), Path::new("<tree>"), &[], None)?.id;
+        tracing::debug!(elapsed = ?t0.elapsed(), "tree stored");
         let new_objects = txn.commit(reference.map(|r| (r, &root)))?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "committed");
         self.save_cache(&dir, &new_cache);
+        tracing::debug!(elapsed = ?t0.elapsed(), "cache saved");
         for s in &skipped {
             tracing::warn!(path = %s, "socket left out of the tree");
         }
@@ -240,11 +281,8 @@ fn entry_for(
     } else if ft.is_dir() {
         EntryKind::Dir
     } else if ft.is_file() {
-        let reuse = match cached.and_then(|c| c.id) {
-            Some(cid) => txn.protect(&cid)?.then_some(cid),
-            None => None,
-        };
-        let cid = match reuse {
+        // A cached id is checked (and leased) in one batch by the caller.
+        let cid = match cached.and_then(|c| c.id) {
             Some(cid) => {
                 hit = true;
                 cid

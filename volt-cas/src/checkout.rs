@@ -206,7 +206,7 @@ impl Cas {
                 }
                 CheckoutMode::Copy | CheckoutMode::Reflink => {
                     let f = self.write_copy(id, path, mode == CheckoutMode::Reflink, c)?;
-                    meta::apply_fd(&f, &e.meta).ctx("set metadata", path)?;
+                    meta::apply_new_fd(&f, &e.meta).ctx("set metadata", path)?;
                     c.copied.fetch_add(1, Ordering::Relaxed);
                     Ok(())
                 }
@@ -262,7 +262,7 @@ impl Cas {
         let tmp = dir.join(format!("variant-{}-{}", std::process::id(), rand_suffix()));
         let res = (|| {
             let f = self.write_copy(id, &tmp, false, c)?;
-            meta::apply_fd(&f, m).ctx("set metadata", &tmp)?;
+            meta::apply_new_fd(&f, m).ctx("set metadata", &tmp)?;
             f.sync_all().ctx("fsync", &tmp)?;
             match rustix::fs::renameat_with(rustix::fs::CWD, &tmp, rustix::fs::CWD, &v, RenameFlags::NOREPLACE) {
                 Ok(()) => {

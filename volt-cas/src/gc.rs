@@ -50,7 +50,9 @@ impl Cas {
         for ent in fs::read_dir(&tmp).ctx("list tmp", &tmp)? {
             let ent = ent.ctx("list tmp", &tmp)?;
             let name = ent.file_name().to_string_lossy().into_owned();
-            let Some(txn) = name.strip_suffix(".lease") else { continue };
+            if !name.ends_with(".lease") {
+                continue;
+            }
             let lease = ent.path();
             if lease_is_live(&lease) {
                 rep.live_transactions += 1;
@@ -60,7 +62,6 @@ impl Cas {
             } else {
                 rep.stale_transactions += 1;
                 if !dry_run {
-                    let _ = fs::remove_dir_all(tmp.join(txn));
                     let _ = fs::remove_file(&lease);
                 }
             }
@@ -75,7 +76,18 @@ impl Cas {
             }
         }
         rep.live_objects = live.len();
-        for f in self.object_files()? {
+        let (files, staged) = self.scan_objects()?;
+        // Staged files of writers that died before publishing them.
+        for (txn, path) in staged {
+            if !lease_is_live(&tmp.join(format!("{txn}.lease"))) {
+                rep.removed_files += 1;
+                rep.removed_bytes += fs::symlink_metadata(&path).map(|m| m.size()).unwrap_or(0);
+                if !dry_run {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        for f in files {
             if live.contains(&f.id) {
                 continue;
             }

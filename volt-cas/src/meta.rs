@@ -81,12 +81,26 @@ fn is_root() -> bool {
 
 /// Apply `meta` to an open regular file, device or directory.
 pub(crate) fn apply_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
-    let fd = fd.as_fd();
-    chown_result(rustix::fs::fchown(
-        fd,
-        Some(Uid::from_raw(meta.uid)),
-        Some(Gid::from_raw(meta.gid)),
-    ))?;
+    apply(fd.as_fd(), meta, false)
+}
+
+/// Apply `meta` to a file this process just created (so it is owned by the effective ids and
+/// the chown can be skipped when they are what is wanted).
+pub(crate) fn apply_new_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
+    apply(fd.as_fd(), meta, true)
+}
+
+fn apply(fd: std::os::fd::BorrowedFd<'_>, meta: &Meta, fresh: bool) -> io::Result<()> {
+    let ours = fresh
+        && meta.uid == rustix::process::geteuid().as_raw()
+        && meta.gid == rustix::process::getegid().as_raw();
+    if !ours {
+        chown_result(rustix::fs::fchown(
+            fd,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        ))?;
+    }
     rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))?;
     for x in &meta.xattrs {
         rustix::fs::fsetxattr(fd, x.name.as_slice(), &x.value, XattrFlags::empty())?;

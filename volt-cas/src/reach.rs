@@ -29,7 +29,13 @@ pub(crate) struct ObjectFile {
 impl Cas {
     /// Every object file in the store (unrecognised names are skipped).
     pub(crate) fn object_files(&self) -> Result<Vec<ObjectFile>> {
+        Ok(self.scan_objects()?.0)
+    }
+
+    /// Object files, and staged files as (transaction name, path).
+    pub(crate) fn scan_objects(&self) -> Result<(Vec<ObjectFile>, Vec<(String, PathBuf)>)> {
         let mut out = Vec::new();
+        let mut staged = Vec::new();
         let objects = self.objects_dir();
         let mut fans: Vec<_> = fs::read_dir(&objects)
             .ctx("list objects", &objects)?
@@ -43,6 +49,13 @@ impl Cas {
                 let ent = ent.ctx("list objects", &fan)?;
                 let name = ent.file_name();
                 let name = name.to_string_lossy();
+                if let Some(rest) = name.strip_prefix(crate::txn::STAGE_PREFIX) {
+                    // `.stage-<txn>-<hex>[.idx]`: neither the hex nor the suffix has a '-'.
+                    if let Some(cut) = rest.rfind('-') {
+                        staged.push((rest[..cut].to_string(), ent.path()));
+                    }
+                    continue;
+                }
                 if name.len() < 64 {
                     continue;
                 }
@@ -56,7 +69,7 @@ impl Cas {
                 out.push(ObjectFile { id, role, path: ent.path() });
             }
         }
-        Ok(out)
+        Ok((out, staged))
     }
 
     /// Does the object's content start with the tree magic?

@@ -43,6 +43,21 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Set where `build` keeps its stat cache.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Set the chunking threshold and the FastCDC minimum, average and maximum chunk sizes.
+    pub fn with_chunking(mut self, threshold: u64, min: u32, avg: u32, max: u32) -> Self {
+        self.chunk_threshold = threshold;
+        self.chunk_min = min;
+        self.chunk_avg = avg;
+        self.chunk_max = max;
+        self
+    }
+
     /// Check the chunking parameters against what FastCDC accepts.
     ///
     /// # Errors

@@ -4,9 +4,11 @@
 //!   (`tmp/<txn>.lease`, held with an exclusive `flock` while the writer lives), under a shared
 //!   lock on the store's `lock` file. gc takes that lock exclusively while it reads leases and
 //!   sweeps, so an object the writer found present cannot be swept before the writer's ref lands.
-//! - New objects are staged in `tmp/<txn>/`, made durable with one `syncfs`, then renamed into
-//!   `objects/` (never replacing an existing object) and the directories synced again, before any
-//!   ref points at them. A killed writer leaves only its staging directory, which gc removes.
+//! - New objects are staged next to their final place as `objects/ab/.stage-<txn>-<hex>`, made
+//!   durable with one `syncfs`, then renamed to `objects/ab/<hex>` (never replacing an existing
+//!   object) and the directories synced again, before any ref points at them. Names starting
+//!   with `.` are never objects, so a killed writer leaves only staged files that gc removes once
+//!   the writer's lease is dead.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
 use rustix::fs::{FlockOperation, RenameFlags};
 
 use crate::chunk::{Chunk, ChunkIndex};
@@ -98,7 +101,8 @@ struct State {
 /// A write transaction. Dropping it without [`Txn::commit`] discards what it staged.
 pub struct Txn<'a> {
     cas: &'a Cas,
-    stage: PathBuf,
+    /// Prefix of staged file names: `.stage-<txn>-`.
+    stage: String,
     lease_path: PathBuf,
     lease: File,
     lock: StoreLock,
@@ -108,11 +112,14 @@ pub struct Txn<'a> {
 
 impl std::fmt::Debug for Txn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Txn").field("stage", &self.stage).finish_non_exhaustive()
+        f.debug_struct("Txn").field("name", &self.stage).finish_non_exhaustive()
     }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Staged files are named `.stage-<txn>-<hex>[.idx]` inside the fanout directories.
+pub(crate) const STAGE_PREFIX: &str = ".stage-";
 
 impl Cas {
     /// Start a write transaction.
@@ -127,16 +134,18 @@ impl Cas {
         let name = format!("txn-{}-{nanos:x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let tmp = self.tmp_dir();
         let lease_path = tmp.join(format!("{name}.lease"));
+        // Locked before it gets the name gc looks for, so gc never sees it unlocked while alive.
+        let fresh = tmp.join(format!("{name}.new"));
         let lease = OpenOptions::new()
             .create_new(true)
             .append(true)
             .read(true)
             .mode(0o600)
-            .open(&lease_path)
-            .ctx("create lease", &lease_path)?;
-        rustix::fs::flock(&lease, FlockOperation::NonBlockingLockExclusive).ctx("lock lease", &lease_path)?;
-        let stage = tmp.join(&name);
-        fs::DirBuilder::new().mode(0o700).create(&stage).ctx("create staging directory", &stage)?;
+            .open(&fresh)
+            .ctx("create lease", &fresh)?;
+        rustix::fs::flock(&lease, FlockOperation::NonBlockingLockExclusive).ctx("lock lease", &fresh)?;
+        fs::rename(&fresh, &lease_path).ctx("create lease", &lease_path)?;
+        let stage = format!("{STAGE_PREFIX}{name}-");
         Ok(Txn {
             cas: self,
             stage,
@@ -174,6 +183,28 @@ impl<'a> Txn<'a> {
         Ok(self.cas.has(id))
     }
 
+    /// [`Txn::protect`] for many ids at once: one lock, one lease write. Returns, per id,
+    /// whether it is stored.
+    ///
+    /// # Errors
+    /// I/O errors on the lease or lock.
+    pub fn protect_many(&self, ids: &[ObjectId]) -> Result<Vec<bool>> {
+        let _g = self.lock.shared()?;
+        let staged: Vec<bool> = {
+            let mut st = self.state.lock().expect("lock poisoned");
+            let mut buf = Vec::with_capacity(ids.len() * 32);
+            let staged = ids.iter().map(|id| st.pending.contains_key(id)).collect();
+            for id in ids {
+                if st.leased.insert(*id) {
+                    buf.extend_from_slice(&id.0);
+                }
+            }
+            (&self.lease).write_all(&buf).ctx("write lease", &self.lease_path)?;
+            staged
+        };
+        Ok(ids.par_iter().zip(staged).map(|(id, s)| s || self.cas.has(id)).collect())
+    }
+
     /// Claim `id` for staging; false if another thread of this transaction already did.
     fn claim(&self, id: &ObjectId, suffix: &str) -> Option<PathBuf> {
         let mut st = self.state.lock().expect("lock poisoned");
@@ -181,22 +212,27 @@ impl<'a> Txn<'a> {
             return None;
         }
         let hex = id.to_hex();
-        let staged = self.stage.join(format!("{hex}{suffix}"));
-        let fin = self.cas.objects_dir().join(&hex[..2]).join(format!("{hex}{suffix}"));
+        let dir = self.cas.objects_dir().join(&hex[..2]);
+        let staged = dir.join(format!("{}{hex}{suffix}", self.stage));
+        let fin = dir.join(format!("{hex}{suffix}"));
         st.pending.insert(*id, (staged.clone(), fin));
         Some(staged)
     }
 
     fn stage_bytes(&self, id: &ObjectId, suffix: &str, data: &[u8], meta: &Meta) -> Result<()> {
         let Some(staged) = self.claim(id, suffix) else { return Ok(()) };
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&staged)
-            .ctx("stage object", &staged)?;
+        let create = || OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged);
+        let mut f = match create() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let dir = staged.parent().expect("fanout dir");
+                fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create fanout directory", dir)?;
+                create()
+            }
+            other => other,
+        }
+        .ctx("stage object", &staged)?;
         f.write_all(data).ctx("write object", &staged)?;
-        meta::apply_fd(&f, meta).ctx("set object metadata", &staged)?;
+        meta::apply_new_fd(&f, meta).ctx("set object metadata", &staged)?;
         Ok(())
     }
 
@@ -291,8 +327,10 @@ impl<'a> Txn<'a> {
             io::ErrorKind::NotFound => Error::SourceNotFound(path.to_path_buf()),
             _ => Error::io("open", path, e),
         })?;
-        let len = f.metadata().ctx("stat", path)?.len();
-        if len <= self.cas.opts.chunk_threshold && also.is_empty() {
+        let md = f.metadata().ctx("stat", path)?;
+        let len = md.len();
+        // Small regular files are read whole; pipes and large files are streamed.
+        if md.is_file() && len <= self.cas.opts.chunk_threshold && also.is_empty() {
             let mut data = Vec::with_capacity(len as usize);
             f.read_to_end(&mut data).ctx("read", path)?;
             if data.len() as u64 <= self.cas.opts.chunk_threshold {
@@ -323,30 +361,35 @@ impl<'a> Txn<'a> {
     /// # Errors
     /// I/O errors; on error nothing is referenced and staged objects are discarded.
     pub fn commit(mut self, reference: Option<(&RefName, &ObjectId)>) -> Result<usize> {
-        let st = std::mem::take(&mut *self.state.lock().expect("lock poisoned"));
+        let st = {
+            let mut g = self.state.lock().expect("lock poisoned");
+            State { pending: g.pending.clone(), aliases: std::mem::take(&mut g.aliases), leased: HashSet::new() }
+        };
         let n = st.pending.len();
         if n > 0 {
-            let stage_dir = File::open(&self.stage).ctx("open staging directory", &self.stage)?;
-            rustix::fs::syncfs(&stage_dir).ctx("sync store", &self.stage)?;
-            let mut made = HashSet::new();
-            for (staged, fin) in st.pending.values() {
-                let dir = fin.parent().expect("object in fanout dir");
-                if made.insert(dir.to_path_buf()) {
-                    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create fanout directory", dir)?;
-                }
+            let objects = File::open(self.cas.objects_dir()).ctx("open objects", self.cas.objects_dir())?;
+            let t0 = std::time::Instant::now();
+            rustix::fs::syncfs(&objects).ctx("sync store", self.cas.objects_dir())?;
+            tracing::debug!(objects = n, elapsed = ?t0.elapsed(), "staged objects synced");
+            let pending: Vec<_> = st.pending.values().collect();
+            pending.par_iter().try_for_each(|(staged, fin)| {
                 match rustix::fs::renameat_with(rustix::fs::CWD, staged, rustix::fs::CWD, fin, RenameFlags::NOREPLACE) {
-                    Ok(()) => {}
+                    Ok(()) => Ok(()),
                     // Another writer stored the same content first: theirs is as good as ours.
                     Err(rustix::io::Errno::EXIST) => {
                         let _ = fs::remove_file(staged);
+                        Ok(())
                     }
-                    Err(e) => return Err(Error::io("publish object", fin.clone(), e.into())),
+                    Err(e) => Err(Error::io("publish object", fin.clone(), e.into())),
                 }
-            }
+            })?;
+            // Published: nothing left for finish() to discard.
+            self.state.lock().expect("lock poisoned").pending.clear();
         }
         for (digest, id) in &st.aliases {
             crate::refs::write_alias(self.cas, digest, id)?;
         }
+        tracing::debug!("objects published");
         if n > 0 || !st.aliases.is_empty() {
             let objects = File::open(self.cas.objects_dir()).ctx("open objects", self.cas.objects_dir())?;
             rustix::fs::syncfs(&objects).ctx("sync store", self.cas.objects_dir())?;
@@ -363,8 +406,10 @@ impl<'a> Txn<'a> {
     fn finish(&mut self) {
         self.done = true;
         let _g = self.lock.shared();
+        for (staged, _) in self.state.lock().expect("lock poisoned").pending.values() {
+            let _ = fs::remove_file(staged);
+        }
         let _ = fs::remove_file(&self.lease_path);
-        let _ = fs::remove_dir_all(&self.stage);
     }
 }
 

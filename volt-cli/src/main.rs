@@ -1,1 +1,116 @@
-fn main() {}
+//! The `volt` command. Parses arguments, calls one SDK function per command, prints the result
+//! through one renderer, and maps the error kind to the exit code.
+
+mod cas;
+mod cli;
+mod generate;
+mod output;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use volt_core::{ColorMode, Config, ErrorKind, OutputFormat, Volt};
+
+use cli::{Cli, Color, Command, Format};
+use output::View;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = Config::load();
+    let (format, color, debug) = match &config {
+        Ok(c) => (
+            cli.output.unwrap_or(match c.output {
+                OutputFormat::Table => Format::Table,
+                OutputFormat::Json => Format::Json,
+                OutputFormat::Yaml => Format::Yaml,
+            }),
+            cli.color.unwrap_or(match c.color {
+                ColorMode::Auto => Color::Auto,
+                ColorMode::Always => Color::Always,
+                ColorMode::Never => Color::Never,
+            }),
+            cli.debug || c.debug,
+        ),
+        Err(_) => (cli.output.unwrap_or(Format::Table), cli.color.unwrap_or(Color::Auto), cli.debug),
+    };
+    init_logging(debug);
+    let colored = match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let result = config.and_then(|c| run(cli.command, c, cli.quiet));
+    match result {
+        Ok(view) => match view.print(format, cli.quiet) {
+            Ok(()) => ExitCode::from(view.exit as u8),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("volt: cannot write output: {e}");
+                ExitCode::from(ErrorKind::General.exit_code() as u8)
+            }
+        },
+        Err(e) => report(&e, format, colored),
+    }
+}
+
+fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View> {
+    match command {
+        Command::Completion { shell } => {
+            generate::completion(shell);
+            Ok(View::empty())
+        }
+        Command::Man { dir } => {
+            let files = generate::man_pages(&dir).map_err(|e| volt_core::Error::Io {
+                op: "write man pages",
+                path: dir.clone(),
+                source: e,
+            })?;
+            let human = format!("wrote {} man pages to {}\n", files.len(), dir.display());
+            Ok(View::new(&files, human).id(dir.display().to_string()))
+        }
+        Command::Cas(cmd) => {
+            let volt = Volt::open(config)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| volt_core::Error::Task(e.to_string()))?;
+            rt.block_on(cas::run(&volt, cmd, quiet))
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let filter = if debug { "debug" } else { "warn" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Print the error and its cause chain; with `--output json`, a JSON object instead.
+fn report(e: &volt_core::Error, format: Format, colored: bool) -> ExitCode {
+    let kind = e.kind();
+    let mut chain = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !chain.iter().any(|c| c.contains(&t)) {
+            chain.push(t);
+        }
+        src = s.source();
+    }
+    if format == Format::Json {
+        let j = serde_json::json!({"error": chain.join(": "), "kind": kind.name(), "code": kind.exit_code()});
+        println!("{j}");
+    } else {
+        let prefix = if colored { "\x1b[31merror\x1b[0m" } else { "error" };
+        eprintln!("{prefix}: {}", chain.join(": "));
+    }
+    ExitCode::from(kind.exit_code() as u8)
+}
