@@ -54,9 +54,31 @@ impl FromStr for Algorithm {
     }
 }
 
-/// A native object address: the BLAKE3 hash of the object's bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A native object address: the BLAKE3 hash of the object's bytes. Human-readable formats
+/// (JSON, YAML) carry it as `"blake3:<hex>"`; binary ones (trees, indexes) as 32 raw bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 32]);
+
+impl Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(d).map(ObjectId)
+        }
+    }
+}
 
 impl ObjectId {
     /// Hash bytes in memory.
@@ -219,6 +241,17 @@ mod tests {
         assert_eq!(d.algorithm, Algorithm::Sha256);
         assert_eq!(d.to_string(), sha);
         assert!(d.object_id().is_none());
+    }
+
+    #[test]
+    fn object_ids_are_strings_in_json_and_bytes_in_postcard() {
+        let id = ObjectId::of(b"x");
+        let j = serde_json::to_string(&id).unwrap();
+        assert_eq!(j, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<ObjectId>(&j).unwrap(), id);
+        let p = postcard::to_stdvec(&id).unwrap();
+        assert_eq!(p.len(), 32);
+        assert_eq!(postcard::from_bytes::<ObjectId>(&p).unwrap(), id);
     }
 
     #[test]

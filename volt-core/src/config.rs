@@ -113,6 +113,9 @@ pub struct Config {
     /// Where this configuration was read from (not a file key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Paths fixed by the caller, overriding `root:` and `VOLT_ROOT` (see [`Config::relocate`]).
+    #[serde(skip)]
+    pub paths_override: Option<Paths>,
 }
 
 impl Default for Config {
@@ -128,13 +131,25 @@ impl Default for Config {
             audit: true,
             cas: CasConfig::default(),
             source: None,
+            paths_override: None,
         }
     }
 }
 
 impl Config {
-    /// The paths this configuration selects (`VOLT_ROOT` wins over `root:`).
+    /// Put every path under `root`, whatever `VOLT_ROOT` or the file say (for SDK callers and
+    /// bindings that are handed a root explicitly).
+    pub fn relocate(mut self, root: impl Into<PathBuf>) -> Self {
+        self.paths_override = Some(Paths::under(root));
+        self
+    }
+
+    /// The paths this configuration selects: an explicit [`Config::relocate`], else `VOLT_ROOT`,
+    /// else `root:` from the file, else the system locations.
     pub fn paths(&self) -> Paths {
+        if let Some(p) = &self.paths_override {
+            return p.clone();
+        }
         match std::env::var_os("VOLT_ROOT") {
             Some(r) if !r.is_empty() => Paths::under(r),
             _ => self.root.clone().map(Paths::under).unwrap_or_default(),
@@ -184,6 +199,21 @@ impl Config {
     /// [`Error::Config`] if `VOLT_CONFIG` names a missing file or any file is invalid;
     /// [`Error::Env`] for bad `VOLT_*` values.
     pub fn load() -> Result<Self> {
+        Self::load_from(Config::default().paths())
+    }
+
+    /// [`Config::load`] with every path under `root`, whatever `VOLT_ROOT` says: the file is
+    /// `root/etc/volt/config.yaml` unless `VOLT_CONFIG` names one. For bindings and embedders
+    /// that are handed a root.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_under(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        Ok(Self::load_from(Paths::under(&root))?.relocate(root))
+    }
+
+    fn load_from(paths: Paths) -> Result<Self> {
         let mut c = match std::env::var_os("VOLT_CONFIG").filter(|v| !v.is_empty()) {
             Some(p) => {
                 let p = PathBuf::from(p);
@@ -192,7 +222,7 @@ impl Config {
                 Config::from_yaml(&text, p)?
             }
             None => {
-                let p = Config::default().paths().config_file();
+                let p = paths.config_file();
                 match std::fs::read_to_string(&p) {
                     Ok(text) => Config::from_yaml(&text, p)?,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Build libvolt (debug), compile tests/c/test_volt.c against include/volt.h, and run it twice:
+# linked to libvolt.so (LD_LIBRARY_PATH) and linked statically to libvolt.a.
+#
+# Environment: CARGO_TARGET_DIR (default: <workspace>/target), CC (default: gcc),
+# VOLT_SKIP_BUILD=1 to use an already built library.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+crate=$(dirname "$here")
+workspace=$(cd "$crate/../.." && pwd)
+target_dir=${CARGO_TARGET_DIR:-$workspace/target}
+case $target_dir in /*) ;; *) target_dir=$workspace/$target_dir ;; esac
+libdir=$target_dir/debug
+cc=${CC:-gcc}
+cflags="-Wall -Wextra -Werror -std=c11 -g -pthread"
+
+if [ "${VOLT_SKIP_BUILD:-0}" != 1 ]; then
+    (cd "$workspace" && cargo build -p volt-c)
+fi
+for f in "$libdir/libvolt.so" "$libdir/libvolt.a"; do
+    [ -f "$f" ] || { echo "missing $f (build volt-c first)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/volt-c-tests.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+status=0
+
+echo "== shared: $libdir/libvolt.so"
+$cc $cflags "$here/c/test_volt.c" -I"$crate/include" -L"$libdir" -lvolt -o "$tmp/test_volt"
+mkdir "$tmp/shared" "$tmp/shared-root"
+VOLT_ROOT="$tmp/shared-root" LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    "$tmp/test_volt" "$tmp/shared" || status=1
+
+echo "== static: $libdir/libvolt.a"
+$cc $cflags "$here/c/test_volt.c" -I"$crate/include" "$libdir/libvolt.a" -lpthread -ldl -lm -o "$tmp/test_volt_static"
+if ldd "$tmp/test_volt_static" 2>/dev/null | grep -q libvolt; then
+    echo "static test binary still links libvolt.so dynamically" >&2
+    status=1
+fi
+mkdir "$tmp/static" "$tmp/static-root"
+VOLT_ROOT="$tmp/static-root" "$tmp/test_volt_static" "$tmp/static" || status=1
+
+exit $status

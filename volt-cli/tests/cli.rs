@@ -1,0 +1,370 @@
+//! The `volt` binary as a user runs it: exit codes, output formats, crash and concurrency.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_volt"));
+        c.env("VOLT_ROOT", self.root())
+            .env_remove("VOLT_CONFIG")
+            .env_remove("VOLT_OUTPUT")
+            .env_remove("VOLT_DEBUG")
+            .env("VOLT_COLOR", "never");
+        c
+    }
+    fn volt(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.volt(args);
+        assert!(o.status.success(), "volt {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["-o", "json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+    /// A tree with `files` files of which only `distinct` contents differ.
+    fn tree(&self, name: &str, files: usize) -> PathBuf {
+        self.tree_with(name, files, 40)
+    }
+    fn tree_with(&self, name: &str, files: usize, distinct: usize) -> PathBuf {
+        let t = self.dir.path().join(name);
+        fs::create_dir_all(t.join("sub/deeper")).unwrap();
+        fs::create_dir_all(t.join("empty")).unwrap();
+        for i in 0..files {
+            let k = i % distinct;
+            fs::write(t.join(format!("sub/f{i}")), format!("file {k} {}", "x".repeat(k % 500))).unwrap();
+        }
+        fs::write(t.join("sub/deeper/leaf"), "leaf").unwrap();
+        std::os::unix::fs::symlink("sub/deeper/leaf", t.join("link")).unwrap();
+        t
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn treediff(a: &Path, b: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/treediff.py");
+    let o = Command::new("python3").arg(script).arg(a).arg(b).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn build_status_checkout_verify_round_trip() {
+    let e = Env::new();
+    let src = e.tree("src", 50);
+    let b = e.json(&["cas", "build", src.to_str().unwrap(), "--ref", "trees/src"]);
+    let root = b["root"].as_str().unwrap().to_string();
+    assert!(root.starts_with("blake3:"));
+    assert_eq!(b["files"], 51);
+    let st = e.json(&["cas", "status"]);
+    assert_eq!(st["refs"], 1);
+    assert!(st["dedup_ratio"].as_f64().unwrap() > 1.0, "the tree repeats content: {st}");
+    let yaml = e.ok(&["-o", "yaml", "cas", "status"]);
+    assert!(yaml.contains("dedup_ratio:"));
+    let table = e.ok(&["cas", "status"]);
+    assert!(table.contains("Dedup ratio"));
+    let dest = e.dir.path().join("co");
+    e.ok(&["cas", "checkout", "trees/src", dest.to_str().unwrap()]);
+    treediff(&src, &dest);
+    let copy = e.dir.path().join("co-copy");
+    let out = e.volt(&["cas", "checkout", &root, copy.to_str().unwrap(), "--mode", "reflink"]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("notice:") && stderr(&out).contains("reflink"), "{}", stderr(&out));
+    treediff(&src, &copy);
+    let v = e.json(&["cas", "verify"]);
+    assert_eq!(v["corrupt"].as_array().unwrap().len(), 0);
+    let d = e.json(&["cas", "dedup", "--top", "3"]);
+    assert_eq!(d["top"].as_array().unwrap().len(), 3);
+    // --quiet prints just the digest.
+    let q = e.ok(&["-q", "cas", "build", src.to_str().unwrap(), "--ref", "trees/src"]);
+    assert_eq!(q.trim(), root);
+}
+
+#[test]
+fn exit_codes_follow_the_reference_table() {
+    let e = Env::new();
+    let src = e.tree("src", 3);
+    e.ok(&["cas", "build", src.to_str().unwrap(), "--ref", "keep"]);
+    let a63 = "a".repeat(63);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["cas", "build", "/nonexistent/path"], 3, "no such file"),
+        (vec!["cas", "cat", "sha256:zz"], 2, "invalid digest"),
+        (vec!["cas", "cat", &a63], 2, "invalid digest"),
+        (vec!["cas", "cat", "sha256:0000000000000000000000000000000000000000000000000000000000000000"], 3, "not found"),
+        (vec!["cas", "build", src.to_str().unwrap(), "--ref", "a/../b"], 2, "invalid ref name"),
+        (vec!["cas", "refs", "set", "../x", "keep"], 2, "invalid ref name"),
+        (vec!["cas", "refs", "delete", "nope"], 3, "not found"),
+        (vec!["cas", "checkout", "nope", "/tmp/x"], 3, "not found"),
+        (vec!["cas", "frobnicate"], 2, ""),
+        (vec!["cas", "checkout", "keep", "/tmp/x", "--mode", "teleport"], 2, ""),
+    ];
+    for (args, want, msg) in cases {
+        let o = e.volt(&args);
+        assert_eq!(code(&o), want, "volt {args:?}: {}", stderr(&o));
+        assert!(stderr(&o).to_lowercase().contains(msg), "volt {args:?}: {}", stderr(&o));
+    }
+    // Checkout into a non-empty directory: already exists (4), and nothing there is touched.
+    let busy = e.dir.path().join("busy");
+    fs::create_dir(&busy).unwrap();
+    fs::write(busy.join("mine"), "keep").unwrap();
+    let o = e.volt(&["cas", "checkout", "keep", busy.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(busy.join("mine")).unwrap(), "keep");
+    // Configuration errors are 12.
+    let o = e.cmd().env("VOLT_OUTPUT", "xml").args(["cas", "status"]).output().unwrap();
+    assert_eq!(code(&o), 12, "{}", stderr(&o));
+    let o = e.cmd().env("VOLT_CONFIG", e.dir.path().join("missing.yaml")).args(["cas", "status"]).output().unwrap();
+    assert_eq!(code(&o), 12);
+    let bad = e.dir.path().join("bad.yaml");
+    fs::write(&bad, "cas:\n  chunk_threshold: lots\n").unwrap();
+    let o = e.cmd().env("VOLT_CONFIG", &bad).args(["cas", "status"]).output().unwrap();
+    assert_eq!(code(&o), 12);
+    assert!(stderr(&o).contains("bad.yaml"));
+    // With --output json, errors are JSON too.
+    let o = e.volt(&["-o", "json", "cas", "stat", "missing/ref"]);
+    assert_eq!(code(&o), 3);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["kind"], "ERR_NOT_FOUND");
+    assert_eq!(j["code"], 3);
+    // None of that changed the store.
+    let v = e.json(&["cas", "verify"]);
+    assert_eq!(v["checked"].as_u64().unwrap() > 0, true);
+    assert_eq!(e.json(&["cas", "refs"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn config_file_and_environment_are_honoured() {
+    let e = Env::new();
+    let cfg = e.dir.path().join("config.yaml");
+    fs::write(&cfg, "output: json\ncas:\n  chunk_threshold: 1048576\n  chunk_max: 262144\n").unwrap();
+    let src = e.dir.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("big"), vec![7u8; 3 << 20]).unwrap();
+    let o = e.cmd().env("VOLT_CONFIG", &cfg).args(["cas", "build", src.to_str().unwrap(), "--ref", "r"]).output().unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("output: json from the config file");
+    assert!(j["root"].is_string());
+    let st: serde_json::Value =
+        serde_json::from_slice(&e.cmd().env("VOLT_CONFIG", &cfg).args(["cas", "status"]).output().unwrap().stdout)
+            .unwrap();
+    assert_eq!(st["chunked"], 1, "3 MiB is above the configured 1 MiB threshold");
+    // VOLT_OUTPUT overrides the file; --output overrides both.
+    let o = e.cmd().env("VOLT_CONFIG", &cfg).env("VOLT_OUTPUT", "yaml").args(["cas", "status"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("chunked: 1"));
+    let o = e.cmd().env("VOLT_CONFIG", &cfg).args(["-o", "table", "cas", "status"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Dedup ratio"));
+    // Everything lands under VOLT_ROOT.
+    assert!(e.root().join("var/lib/volt/cas/objects").is_dir());
+    assert!(e.root().join("var/log/volt/audit.log").is_file());
+}
+
+#[test]
+fn audit_log_records_state_changes() {
+    let e = Env::new();
+    let src = e.tree("src", 2);
+    e.ok(&["cas", "build", src.to_str().unwrap(), "--ref", "a"]);
+    e.volt(&["cas", "refs", "delete", "missing"]);
+    e.ok(&["cas", "gc"]);
+    e.ok(&["cas", "status"]);
+    let log = fs::read_to_string(e.root().join("var/log/volt/audit.log")).unwrap();
+    let recs: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<&str> = recs.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["cas.build", "cas.ref.delete", "cas.gc"], "status is read-only and not audited");
+    assert_eq!(recs[0]["result"], "success");
+    assert_eq!(recs[1]["result"], "failure");
+    let uid = rustix::process::geteuid().as_raw();
+    assert_eq!(recs[0]["uid"], uid);
+    assert!(recs[0]["user"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(recs[0]["resource"].as_str().unwrap().contains("-> a"));
+    assert!(recs[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn corrupt_object_is_named_with_its_ref_and_exit_is_nonzero() {
+    let e = Env::new();
+    let src = e.tree("src", 5);
+    e.ok(&["cas", "build", src.to_str().unwrap(), "--ref", "victim"]);
+    let objects = e.root().join("var/lib/volt/cas/objects");
+    let leaf_id = blake3::hash(b"leaf").to_hex().to_string();
+    let p = objects.join(&leaf_id[..2]).join(&leaf_id);
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut f = fs::OpenOptions::new().write(true).open(&p).unwrap();
+    f.write_all(b"L").unwrap();
+    drop(f);
+    let o = e.volt(&["cas", "verify"]);
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&leaf_id), "{out}");
+    assert!(out.contains("ref victim"), "{out}");
+    let o = e.volt(&["cas", "verify", "victim"]);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn put_get_cat_stat_from_pipes_and_files() {
+    let e = Env::new();
+    let mut child = e.cmd().args(["-o", "json", "cas", "put", "-", "--ref", "blobs/stdin", "--also", "sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped bytes\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sha = j["aliases"][0].as_str().unwrap().to_string();
+    assert!(sha.starts_with("sha256:"));
+    assert_eq!(e.ok(&["cas", "cat", &sha]), "piped bytes\n");
+    assert_eq!(e.ok(&["cas", "cat", "blobs/stdin"]), "piped bytes\n");
+    let dest = e.dir.path().join("out");
+    e.ok(&["cas", "get", "blobs/stdin", dest.to_str().unwrap()]);
+    assert_eq!(fs::read(&dest).unwrap(), b"piped bytes\n");
+    let st = e.json(&["cas", "stat", &sha]);
+    assert_eq!(st["size"], 12);
+    assert_eq!(st["tree"], false);
+    // Without a ref the user is told gc will collect it.
+    let f = e.dir.path().join("loose");
+    fs::write(&f, "loose").unwrap();
+    let o = e.volt(&["cas", "put", f.to_str().unwrap()]);
+    assert!(stderr(&o).contains("will remove it"), "{}", stderr(&o));
+    assert_eq!(e.json(&["cas", "gc", "--dry-run"])["removed_files"], 1);
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let e = Env::new();
+    let bash = e.ok(&["completion", "bash"]);
+    assert!(bash.contains("volt") && bash.contains("checkout"));
+    let man = e.dir.path().join("man");
+    e.ok(&["man", man.to_str().unwrap()]);
+    for page in ["volt.1", "volt-cas.1", "volt-cas-build.1", "volt-cas-refs-set.1"] {
+        let text = fs::read_to_string(man.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let help = e.ok(&["cas", "checkout", "--help"]);
+    assert!(help.contains("Example"));
+}
+
+#[test]
+fn kill_9_mid_build_leaves_a_consistent_store() {
+    let e = Env::new();
+    let src = e.tree_with("src", 6000, 6000);
+    let big: Vec<u8> = (0..40u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
+    fs::write(src.join("big"), big).unwrap();
+    let mut killed_midway = 0;
+    for delay_ms in [30u64, 80, 150, 250, 400, 600] {
+        let mut child = e.cmd().args(["-q", "cas", "build", src.to_str().unwrap(), "--ref", "crash"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let still_running = child.try_wait().unwrap().is_none();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .ok();
+        let status = child.wait().unwrap();
+        if still_running && !status.success() {
+            killed_midway += 1;
+        }
+        // Whatever the moment: every visible object is whole, and refs point at whole trees.
+        let v = e.json(&["cas", "verify"]);
+        assert_eq!(v["corrupt"].as_array().unwrap().len(), 0, "after kill at {delay_ms} ms: {v}");
+        assert_eq!(v["broken_refs"].as_array().unwrap().len(), 0, "after kill at {delay_ms} ms: {v}");
+    }
+    assert!(killed_midway > 0, "no kill landed during a build");
+    // The next build succeeds and is complete; gc cleans what the dead writers left.
+    e.ok(&["cas", "build", src.to_str().unwrap(), "--ref", "crash"]);
+    let gc = e.json(&["cas", "gc"]);
+    assert!(gc["stale_transactions"].as_u64().unwrap() >= 1, "{gc}");
+    let tmp = e.root().join("var/lib/volt/cas/tmp");
+    assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+    let dest = e.dir.path().join("co");
+    e.ok(&["cas", "checkout", "crash", dest.to_str().unwrap()]);
+    treediff(&src, &dest);
+}
+
+#[test]
+fn two_builds_and_a_gc_at_once_lose_nothing() {
+    let e = Env::new();
+    let a = e.tree_with("a", 3000, 2000);
+    let b = e.tree_with("b", 2500, 1500);
+    // Garbage for gc to chew on while the builds run.
+    e.ok(&["cas", "build", a.to_str().unwrap()]);
+    let spawn = |args: &[&str]| e.cmd().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let ba = spawn(&["cas", "build", a.to_str().unwrap(), "--ref", "a"]);
+    let bb = spawn(&["cas", "build", b.to_str().unwrap(), "--ref", "b"]);
+    let mut gcs = Vec::new();
+    for _ in 0..5 {
+        gcs.push(spawn(&["cas", "gc"]));
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    for c in [ba, bb].into_iter().chain(gcs) {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    e.ok(&["cas", "gc"]);
+    let v = e.json(&["cas", "verify"]);
+    assert_eq!(v["missing"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(v["corrupt"].as_array().unwrap().len(), 0, "{v}");
+    for (name, src) in [("a", &a), ("b", &b)] {
+        let dest = e.dir.path().join(format!("co-{name}"));
+        e.ok(&["cas", "checkout", name, dest.to_str().unwrap()]);
+        treediff(src, &dest);
+    }
+}
+
+#[test]
+fn unreadable_file_is_a_permission_error_and_nothing_is_referenced() {
+    if !rustix::process::geteuid().is_root() {
+        if std::env::var_os("CI").is_some_and(|v| v == "true") {
+            panic!("this test needs root (to run volt as an unprivileged user); CI=true forbids skipping");
+        }
+        eprintln!("SKIP unreadable_file_is_a_permission_error: needs root to switch to an unprivileged user");
+        return;
+    }
+    let e = Env::new();
+    let src = e.tree("src", 3);
+    fs::write(src.join("secret"), "root only").unwrap();
+    fs::set_permissions(src.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::create_dir_all(e.root()).unwrap();
+    for p in [e.dir.path(), &e.root(), &src, &src.join("sub"), &src.join("sub/deeper"), &src.join("empty")] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    Command::new("chown").args(["-R", "65534:65534"]).arg(e.root()).status().unwrap();
+    let mut o = e.cmd();
+    o.args(["cas", "build", src.to_str().unwrap(), "--ref", "nope"]);
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(o.get_program()).args(o.get_args());
+    for (k, v) in o.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("secret") && stderr(&out).contains("permission denied"), "{}", stderr(&out));
+    assert_eq!(e.json(&["cas", "refs"]).as_array().unwrap().len(), 0);
+}
