@@ -76,7 +76,23 @@ impl CacheRec {
 
 #[derive(Default, Serialize, Deserialize)]
 struct BuildCache {
-    entries: HashMap<Vec<u8>, CacheRec>,
+    /// Store gc generation at which every cached content id was known to be stored.
+    generation: u64,
+    /// Sorted by path, like the tree, so lookups are one merge pass.
+    entries: Vec<(Vec<u8>, CacheRec)>,
+}
+
+/// For each item (sorted by path), its record in the (sorted) cache, if any.
+fn match_cache<'c>(items: &[Item], cache: &'c BuildCache) -> Vec<Option<&'c CacheRec>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut j = 0;
+    for it in items {
+        while j < cache.entries.len() && cache.entries[j].0 < it.rel {
+            j += 1;
+        }
+        out.push(cache.entries.get(j).filter(|(p, _)| *p == it.rel).map(|(_, r)| r));
+    }
+    out
 }
 
 const CACHE_MAGIC: &[u8; 8] = b"VOLTBC\x00\x01";
@@ -133,7 +149,7 @@ impl Cas {
         }
         let t0 = std::time::Instant::now();
         let mut items = vec![Item { rel: Vec::new(), abs: dir.clone(), st }];
-        walk(&dir, &[], &mut items)?;
+        items.extend(walk(&dir, &[])?);
         tracing::debug!(entries = items.len(), elapsed = ?t0.elapsed(), "walked");
         items.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
 
@@ -152,12 +168,15 @@ impl Cas {
         }
 
         let cache = self.load_cache(&dir);
+        let hits = match_cache(&items, &cache);
         let txn = self.begin()?;
         let mut results: Vec<Result<Option<(Entry, Option<CacheRec>, bool)>>> = items
             .par_iter()
             .zip(link_to.par_iter())
-            .map(|(it, link)| entry_for(&txn, it, link.map(|i| &items[i]), cache.entries.get(&it.rel), started_ns))
+            .zip(hits.par_iter())
+            .map(|((it, link), hit)| entry_for(&txn, it, link.map(|i| &items[i]), *hit, started_ns))
             .collect();
+        drop(hits);
         // Content ids taken from the cache are leased in one batch; any that gc has removed since
         // are read from disk after all.
         let hits: Vec<(usize, ObjectId)> = results
@@ -169,7 +188,7 @@ impl Cas {
             })
             .collect();
         let ids: Vec<ObjectId> = hits.iter().map(|(_, id)| *id).collect();
-        let present = txn.protect_many(&ids)?;
+        let present = txn.protect_many(&ids, Some(cache.generation))?;
         let redo: Vec<usize> = hits.iter().zip(present).filter(|(_, p)| !p).map(|((i, _), _)| *i).collect();
         let redone: Vec<(usize, Result<ObjectId>)> = redo
             .par_iter()
@@ -196,7 +215,7 @@ impl Cas {
 
         tracing::debug!(elapsed = ?t0.elapsed(), "content staged");
         let mut tree = Tree { entries: Vec::with_capacity(items.len()) };
-        let mut new_cache = BuildCache::default();
+        let mut new_cache = BuildCache { generation: txn.generation(), ..BuildCache::default() };
         let mut skipped = Vec::new();
         let (mut files, mut cached) = (0usize, 0usize);
         for (it, r) in items.iter().zip(results) {
@@ -208,7 +227,7 @@ impl Cas {
                         cached += usize::from(hit);
                     }
                     if let Some(rec) = rec {
-                        new_cache.entries.insert(it.rel.clone(), rec);
+                        new_cache.entries.push((entry.path.clone(), rec));
                     }
                     tree.entries.push(entry);
                 }
@@ -231,28 +250,26 @@ impl Cas {
     }
 }
 
-fn walk(dir: &Path, rel: &[u8], out: &mut Vec<Item>) -> Result<()> {
-    let rd = fs::read_dir(dir).ctx("read directory", dir)?;
-    let start = out.len();
-    for ent in rd {
+/// Everything below `dir` (not `dir` itself); subdirectories are walked in parallel.
+fn walk(dir: &Path, rel: &[u8]) -> Result<Vec<Item>> {
+    let mut out = Vec::new();
+    for ent in fs::read_dir(dir).ctx("read directory", dir)? {
         let ent = ent.ctx("read directory", dir)?;
         let abs = ent.path();
-        let st = fs::symlink_metadata(&abs).ctx("stat", &abs)?;
-        let mut r = rel.to_vec();
+        // lstat relative to the open directory (no path walk from the root).
+        let st = ent.metadata().ctx("stat", &abs)?;
+        let mut r = Vec::with_capacity(rel.len() + 1 + ent.file_name().len());
+        r.extend_from_slice(rel);
         if !r.is_empty() {
             r.push(b'/');
         }
         r.extend_from_slice(ent.file_name().as_bytes());
         out.push(Item { rel: r, abs, st });
     }
-    let end = out.len();
-    for i in start..end {
-        if out[i].st.is_dir() {
-            let (abs, rel) = (out[i].abs.clone(), out[i].rel.clone());
-            walk(&abs, &rel, out)?;
-        }
-    }
-    Ok(())
+    let subs: Vec<Vec<Item>> =
+        out.par_iter().filter(|i| i.st.is_dir()).map(|i| walk(&i.abs, &i.rel)).collect::<Result<_>>()?;
+    out.extend(subs.into_iter().flatten());
+    Ok(out)
 }
 
 /// Build one entry. Returns `None` for sockets; otherwise the entry, the cache record to keep

@@ -77,6 +77,10 @@ impl Cas {
         }
         rep.live_objects = live.len();
         let (files, staged) = self.scan_objects()?;
+        if !dry_run && files.iter().any(|f| !live.contains(&f.id)) {
+            let next = self.generation() + 1;
+            crate::refs::write_atomic(&self.root.join("generation"), format!("{next}\n").as_bytes())?;
+        }
         // Staged files of writers that died before publishing them.
         for (txn, path) in staged {
             if !lease_is_live(&tmp.join(format!("{txn}.lease"))) {
@@ -116,7 +120,8 @@ impl Cas {
                 let Ok(files) = fs::read_dir(fan.path()) else { continue };
                 for f in files.flatten() {
                     let target = if by_object {
-                        ObjectId::from_hex(&f.file_name().to_string_lossy()).ok()
+                        let name = f.file_name().to_string_lossy().into_owned();
+                        name.get(..64).and_then(|h| ObjectId::from_hex(h).ok())
                     } else {
                         fs::read_to_string(f.path()).ok().and_then(|t| t.trim().parse::<ObjectId>().ok())
                     };

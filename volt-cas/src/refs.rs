@@ -82,19 +82,47 @@ pub struct RefEntry {
     pub target: ObjectId,
 }
 
+/// A name part no other writer (process or thread) uses at the same time.
+pub(crate) fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Create `path`, creating its directory first; retried because a concurrent ref delete may
+/// prune the (then empty) namespace directory between the two steps.
+fn create_in_dir(path: &Path) -> Result<File> {
+    let dir = path.parent().expect("file has a parent");
+    let mut tries = 0;
+    loop {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create directory", dir)?;
+        match File::create(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 100 => tries += 1,
+            other => return other.ctx("create", path),
+        }
+    }
+}
+
+/// fsync a directory; one pruned meanwhile by a concurrent delete has nothing left to sync.
+fn sync_dir(dir: &Path) -> Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other.ctx("fsync directory", dir),
+    }
+}
+
 /// Write `data` to `path` atomically and durably: temp file in the same directory, fsync,
 /// rename, fsync the directory.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().expect("file has a parent");
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create directory", dir)?;
     let leaf = path.file_name().expect("file has a name").to_string_lossy();
-    let tmp = dir.join(format!(".{leaf}.tmp{}", std::process::id()));
+    let tmp = dir.join(format!(".{leaf}.tmp{}", unique_suffix()));
     let res = (|| {
-        let mut f = File::create(&tmp).ctx("create", &tmp)?;
+        let mut f = create_in_dir(&tmp)?;
         f.write_all(data).ctx("write", &tmp)?;
         f.sync_all().ctx("fsync", &tmp)?;
         fs::rename(&tmp, path).ctx("rename", path)?;
-        File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)
+        sync_dir(dir)
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -155,7 +183,7 @@ impl Cas {
             Err(e) => return Err(Error::io("delete ref", p, e)),
         }
         let dir = p.parent().expect("ref has a parent");
-        File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)?;
+        sync_dir(dir)?;
         // Drop now-empty namespace directories (but never refs/ itself).
         let refs = self.root.join("refs");
         let mut d = dir.to_path_buf();
@@ -209,28 +237,18 @@ fn walk_refs(base: &Path, dir: &Path, f: &mut dyn FnMut(&str) -> Result<()>) -> 
     Ok(())
 }
 
-/// Record `digest → id` and the reverse line `id → digest`. Not individually fsynced: the
-/// commit that calls this syncs the filesystem afterwards.
+/// Record `digest → id` (`aliases/<algo>/ab/<hex>`) and the reverse `id → digest`
+/// (`aliases/by-object/ab/<id>.<algo>`). Each is its own file, so concurrent writers never
+/// read-modify-write. Not individually fsynced: the calling commit syncs the filesystem after.
 pub(crate) fn write_alias(cas: &Cas, digest: &Digest, id: &ObjectId) -> Result<()> {
-    let p = cas.alias_path(digest);
-    write_unsynced(&p, format!("{id}\n").as_bytes())?;
-    let h = id.to_hex();
-    let rev = cas.root.join("aliases").join("by-object").join(&h[..2]).join(&h);
-    let mut lines = fs::read_to_string(&rev).unwrap_or_default();
-    let line = digest.to_string();
-    if !lines.lines().any(|l| l == line) {
-        lines.push_str(&line);
-        lines.push('\n');
-        write_unsynced(&rev, lines.as_bytes())?;
-    }
-    Ok(())
+    write_unsynced(&cas.alias_path(digest), format!("{id}\n").as_bytes())?;
+    write_unsynced(&cas.reverse_alias_path(id, digest.algorithm), format!("{digest}\n").as_bytes())
 }
 
 fn write_unsynced(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().expect("file has a parent");
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create directory", dir)?;
-    let tmp = dir.join(format!(".tmp{}-{:?}", std::process::id(), std::thread::current().id()));
-    fs::write(&tmp, data).ctx("write", &tmp)?;
+    let tmp = dir.join(format!(".tmp{}", unique_suffix()));
+    create_in_dir(&tmp)?.write_all(data).ctx("write", &tmp)?;
     fs::rename(&tmp, path).ctx("rename", path)
 }
 

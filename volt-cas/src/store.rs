@@ -139,6 +139,16 @@ impl Cas {
         if !lock.exists() {
             File::create(&lock).ctx("create lock file", &lock)?;
         }
+        // A new store starts its gc generation at an arbitrary value, so a build cache left
+        // over from an earlier store at the same path never matches it.
+        let generation = root.join("generation");
+        if !generation.exists() {
+            let start = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1);
+            crate::refs::write_atomic(&generation, format!("{start}\n").as_bytes())?;
+        }
         Ok(Cas { root, opts })
     }
 
@@ -209,6 +219,12 @@ impl Cas {
         }
     }
 
+    /// The gc generation: a counter gc raises (durably, before deleting anything) on every
+    /// sweep that removes objects. Equal generations mean no object was removed in between.
+    pub fn generation(&self) -> u64 {
+        fs::read_to_string(self.root.join("generation")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+    }
+
     /// Is an object with this native id stored?
     pub fn has(&self, id: &ObjectId) -> bool {
         self.kind_of(id).is_some()
@@ -243,22 +259,18 @@ impl Cas {
         }
     }
 
-    /// Aliases recorded for `id`, looked up for each SHA-2 algorithm by scanning is too costly,
-    /// so they are listed from the reverse file written next to the alias.
-    pub fn aliases_of(&self, id: &ObjectId) -> Vec<Digest> {
-        let mut out = Vec::new();
+    pub(crate) fn reverse_alias_path(&self, id: &ObjectId, algo: Algorithm) -> PathBuf {
         let h = id.to_hex();
-        let p = self.root.join("aliases").join("by-object").join(&h[..2]).join(&h);
-        if let Ok(text) = fs::read_to_string(p) {
-            for line in text.lines() {
-                if let Ok(d) = line.parse::<Digest>() {
-                    if !out.contains(&d) {
-                        out.push(d);
-                    }
-                }
-            }
-        }
-        out
+        self.root.join("aliases").join("by-object").join(&h[..2]).join(format!("{h}.{}", algo.name()))
+    }
+
+    /// SHA-2 aliases recorded for `id`.
+    pub fn aliases_of(&self, id: &ObjectId) -> Vec<Digest> {
+        [Algorithm::Sha256, Algorithm::Sha512]
+            .into_iter()
+            .filter_map(|a| fs::read_to_string(self.reverse_alias_path(id, a)).ok())
+            .filter_map(|t| t.trim().parse().ok())
+            .collect()
     }
 
     pub(crate) fn read_index(&self, id: &ObjectId) -> Result<ChunkIndex> {

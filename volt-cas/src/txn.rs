@@ -107,6 +107,7 @@ pub struct Txn<'a> {
     lease: File,
     lock: StoreLock,
     state: Mutex<State>,
+    generation: u64,
     done: bool,
 }
 
@@ -146,12 +147,18 @@ impl Cas {
         rustix::fs::flock(&lease, FlockOperation::NonBlockingLockExclusive).ctx("lock lease", &fresh)?;
         fs::rename(&fresh, &lease_path).ctx("create lease", &lease_path)?;
         let stage = format!("{STAGE_PREFIX}{name}-");
+        let lock = StoreLock::open(self)?;
+        let generation = {
+            let _g = lock.shared()?;
+            self.generation()
+        };
         Ok(Txn {
+            generation,
             cas: self,
             stage,
             lease_path,
             lease,
-            lock: StoreLock::open(self)?,
+            lock,
             state: Mutex::new(State::default()),
             done: false,
         })
@@ -159,6 +166,12 @@ impl Cas {
 }
 
 impl<'a> Txn<'a> {
+    /// The store's gc generation when this transaction began. Every id it protects was
+    /// present at that generation or later.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The store this transaction writes to.
     pub fn cas(&self) -> &'a Cas {
         self.cas
@@ -184,11 +197,13 @@ impl<'a> Txn<'a> {
     }
 
     /// [`Txn::protect`] for many ids at once: one lock, one lease write. Returns, per id,
-    /// whether it is stored.
+    /// whether it is stored. If `known_at` is the store's current gc generation (see
+    /// [`Cas::generation`]), no gc has removed anything since the caller last saw these ids
+    /// stored, so their presence is not checked one by one.
     ///
     /// # Errors
     /// I/O errors on the lease or lock.
-    pub fn protect_many(&self, ids: &[ObjectId]) -> Result<Vec<bool>> {
+    pub fn protect_many(&self, ids: &[ObjectId], known_at: Option<u64>) -> Result<Vec<bool>> {
         let _g = self.lock.shared()?;
         let staged: Vec<bool> = {
             let mut st = self.state.lock().expect("lock poisoned");
@@ -202,6 +217,9 @@ impl<'a> Txn<'a> {
             (&self.lease).write_all(&buf).ctx("write lease", &self.lease_path)?;
             staged
         };
+        if known_at.is_some() && known_at == Some(self.cas.generation()) {
+            return Ok(vec![true; ids.len()]);
+        }
         Ok(ids.par_iter().zip(staged).map(|(id, s)| s || self.cas.has(id)).collect())
     }
 

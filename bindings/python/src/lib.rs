@@ -1,1 +1,51 @@
-//! Python bindings for Volt (being written).
+//! `volt._volt`, the native half of the `volt` Python package.
+//!
+//! One thin class, `store::Store`, wraps [`volt_core::Volt`]. Every call that touches the disk
+//! releases the GIL and runs on the module's single tokio runtime; results cross into Python as
+//! the core's serde structs turned into plain dicts (see `convert.rs`); errors become the
+//! exception class for their [`volt_core::ErrorKind`] (see `error.rs`).
+
+mod convert;
+mod error;
+mod store;
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use pyo3::prelude::*;
+use tokio::runtime::Runtime;
+
+/// The module's one tokio runtime: a single worker (the store's work runs on tokio's blocking
+/// pool and on rayon, not on the workers), created on first use.
+fn runtime() -> PyResult<&'static Runtime> {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("volt-python")
+        .enable_all()
+        .build()
+        .map_err(|e| error::general(format!("cannot start the tokio runtime: {e}")))?;
+    // A racing thread may have won; its runtime is kept and this one dropped.
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Run `fut` to completion on the module's runtime with the GIL released.
+fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    Ok(py.detach(|| rt.block_on(fut)))
+}
+
+/// Native part of the `volt` package; import `volt` instead.
+#[pymodule]
+fn _volt(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<store::Store>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+"""Shapes of the values :class:`volt.Store` returns, for type checkers.
+
+Every report is a plain ``dict`` whose keys are the field names of the Rust struct it comes from
+(``volt_cas::BuildReport`` and so on). Object ids are ``"blake3:<64 hex digits>"`` strings; SHA-2
+aliases are ``"sha256:<hex>"`` / ``"sha512:<hex>"``.
+"""
+
+import os
+from typing import List, Literal, Optional, TypedDict, Union
+
+__all__ = [
+    "StrPath",
+    "AliasAlgorithm",
+    "CheckoutMode",
+    "ObjectKind",
+    "PutOutcome",
+    "ObjectInfo",
+    "BuildReport",
+    "CheckoutReport",
+    "BadObject",
+    "BrokenRef",
+    "VerifyReport",
+    "GcReport",
+    "Status",
+    "SharedObject",
+    "DedupReport",
+    "RefEntry",
+]
+
+#: A filesystem path argument.
+StrPath = Union[str, "os.PathLike[str]"]
+# The Literal aliases below are spelled as unions of one-value Literals. To a type checker that is
+# the same type as Literal["a", "b"]; at run time it is a typing.Union, which is what
+# mypy.stubtest expects to find for a union alias (it reports Literal["a", "b"] as "not a Union").
+
+#: SHA-2 digests a put can record as aliases (BLAKE3, the native address, is always computed).
+AliasAlgorithm = Union[Literal["sha256"], Literal["sha512"]]
+#: How a checkout materialises files.
+CheckoutMode = Union[Literal["hardlink"], Literal["reflink"], Literal["copy"]]
+#: How an object is stored.
+ObjectKind = Union[Literal["blob"], Literal["chunked"]]
+
+
+class PutOutcome(TypedDict):
+    """What a put stored (``volt_cas::PutOutcome``)."""
+
+    id: str
+    size: int
+    chunks: int
+    existed: bool
+    aliases: List[str]
+
+
+class ObjectInfo(TypedDict):
+    """What ``stat`` says of an object (``volt_cas::ObjectInfo``)."""
+
+    id: str
+    kind: ObjectKind
+    size: int
+    chunks: int
+    tree: bool
+    aliases: List[str]
+
+
+class BuildReport(TypedDict):
+    """What a build did (``volt_cas::BuildReport``)."""
+
+    root: str
+    reference: Optional[str]
+    entries: int
+    files: int
+    bytes: int
+    new_objects: int
+    cached: int
+    skipped: List[str]
+
+
+class CheckoutReport(TypedDict):
+    """What a checkout did (``volt_cas::CheckoutReport``)."""
+
+    root: str
+    dest: str
+    mode: CheckoutMode
+    entries: int
+    linked: int
+    copied: int
+    variants_created: int
+    notice: Optional[str]
+
+
+class BadObject(TypedDict):
+    """One damaged object (``volt_cas::BadObject``)."""
+
+    id: str
+    path: str
+    reason: str
+
+
+class BrokenRef(TypedDict):
+    """A ref that reaches damaged or missing objects (``volt_cas::BrokenRef``)."""
+
+    name: str
+    objects: List[str]
+
+
+class VerifyReport(TypedDict):
+    """Result of a verification (``volt_cas::VerifyReport``); clean when the three lists are empty."""
+
+    checked: int
+    bytes: int
+    corrupt: List[BadObject]
+    missing: List[str]
+    broken_refs: List[BrokenRef]
+
+
+class GcReport(TypedDict):
+    """What gc removed or would remove (``volt_cas::GcReport``)."""
+
+    dry_run: bool
+    live_objects: int
+    removed_files: int
+    removed_bytes: int
+    removed_aliases: int
+    stale_transactions: int
+    live_transactions: int
+
+
+class Status(TypedDict):
+    """Store totals (``volt_cas::Status``)."""
+
+    root: str
+    objects: int
+    blobs: int
+    chunked: int
+    chunks: int
+    variants: int
+    stored_bytes: int
+    refs: int
+    logical_bytes: int
+    dedup_ratio: float
+
+
+class SharedObject(TypedDict):
+    """One object shared by several files (``volt_cas::SharedObject``)."""
+
+    id: str
+    size: int
+    uses: int
+    saved: int
+
+
+class DedupReport(TypedDict):
+    """Sharing analysis (``volt_cas::DedupReport``)."""
+
+    logical_bytes: int
+    stored_bytes: int
+    ratio: float
+    files: int
+    unique_objects: int
+    shared_chunks: int
+    top: List[SharedObject]
+
+
+class RefEntry(TypedDict):
+    """One ref and its target (``volt_cas::RefEntry``)."""
+
+    name: str
+    target: str

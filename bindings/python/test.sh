@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build and install the package (build.sh), then:
+#   1. the pytest suite (tests/, verbose),
+#   2. mypy.stubtest: the typing stub against the installed native module,
+#   3. mypy --strict over the tests and examples/python, which exercises the stub as users see it.
+# Exits non-zero as soon as a step fails.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+py="$here/.venv/bin/python"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+"$here/build.sh"
+
+# The tests open stores under pytest's tmp_path; a VOLT_CONFIG (or, for Store(), VOLT_ROOT) from
+# the caller's shell must not reconfigure them.
+cd "$here"
+env -u VOLT_ROOT -u VOLT_CONFIG "$py" -m pytest -v -p no:cacheprovider tests/
+
+# Run from an empty directory so that only the installed package (with its .pyi and py.typed)
+# can be imported, never python/volt from the source tree.
+cd "$scratch"
+"$py" -m mypy.stubtest volt --mypy-config-file "$here/pyproject.toml"
+"$py" -m mypy --config-file "$here/pyproject.toml" --cache-dir "$scratch/.mypy_cache" \
+    "$here/tests/test_cas.py" "$here/../../examples/python/cas.py"
+echo "test.sh: all checks passed"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run examples/python/cas.py against a throw-away root and a small source tree, with the Python
+# of bindings/python/.venv (built by bindings/python/build.sh if `volt` is not installed there).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bindings="$here/../../bindings/python"
+py="$bindings/.venv/bin/python"
+
+if ! { [ -x "$py" ] && "$py" -c "import volt" 2>/dev/null; }; then
+    "$bindings/build.sh"
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/src/etc" "$tmp/src/bin" "$tmp/src/empty"
+printf 'hello\n' >"$tmp/src/etc/motd"
+printf 'hello\n' >"$tmp/src/etc/motd.copy"
+printf '#!/bin/sh\necho hi\n' >"$tmp/src/bin/hi"
+chmod 0755 "$tmp/src/bin/hi"
+ln -s ../etc/motd "$tmp/src/bin/motd-link"
+
+# A VOLT_CONFIG from the caller's shell would replace the config file under the root.
+env -u VOLT_ROOT -u VOLT_CONFIG "$py" "$here/cas.py" "$tmp/root" "$tmp/src"
