@@ -108,10 +108,7 @@ impl Cas {
         let Some(p) = self.cache_file(dir) else { return BuildCache::default() };
         let Ok(bytes) = fs::read(&p) else { return BuildCache::default() };
         // A damaged or foreign cache is just a cold cache.
-        bytes
-            .strip_prefix(CACHE_MAGIC.as_slice())
-            .and_then(|b| postcard::from_bytes(b).ok())
-            .unwrap_or_default()
+        bytes.strip_prefix(CACHE_MAGIC.as_slice()).and_then(|b| postcard::from_bytes(b).ok()).unwrap_or_default()
     }
 
     fn save_cache(&self, dir: &Path, cache: &BuildCache) {
@@ -170,7 +167,7 @@ impl Cas {
         let cache = self.load_cache(&dir);
         let hits = match_cache(&items, &cache);
         let txn = self.begin()?;
-        let mut results: Vec<Result<Option<(Entry, Option<CacheRec>, bool)>>> = items
+        let mut results: Vec<Result<Option<Built>>> = items
             .par_iter()
             .zip(link_to.par_iter())
             .zip(hits.par_iter())
@@ -272,6 +269,9 @@ fn walk(dir: &Path, rel: &[u8]) -> Result<Vec<Item>> {
     Ok(out)
 }
 
+/// An entry, the cache record to keep for it, and whether the cache supplied its content.
+type Built = (Entry, Option<CacheRec>, bool);
+
 /// Build one entry. Returns `None` for sockets; otherwise the entry, the cache record to keep
 /// (none for entries too new to trust), and whether the cache supplied the content.
 fn entry_for(
@@ -280,7 +280,7 @@ fn entry_for(
     link: Option<&Item>,
     cached: Option<&CacheRec>,
     started_ns: i64,
-) -> Result<Option<(Entry, Option<CacheRec>, bool)>> {
+) -> Result<Option<Built>> {
     let ft = it.st.file_type();
     if ft.is_socket() {
         return Ok(None);

@@ -137,9 +137,10 @@ impl Cas {
         }
         res?;
         drop(txn);
-        let notice = c.reflink_failed.load(Ordering::Relaxed).then(|| {
-            "this filesystem cannot clone file extents (no reflink support); files were copied".to_string()
-        });
+        let notice = c
+            .reflink_failed
+            .load(Ordering::Relaxed)
+            .then(|| "this filesystem cannot clone file extents (no reflink support); files were copied".to_string());
         if let Some(n) = &notice {
             tracing::warn!("{n}");
         }

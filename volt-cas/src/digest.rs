@@ -31,7 +31,7 @@ impl Algorithm {
     }
 
     /// Length of the digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Algorithm::Blake3 | Algorithm::Sha256 => 32,
             Algorithm::Sha512 => 64,
@@ -170,13 +170,16 @@ impl FromStr for Digest {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let (algo, hex_part) = match s.split_once(':') {
-            Some((a, h)) => (a.parse::<Algorithm>().map_err(|_| Error::InvalidDigest {
-                digest: s.into(),
-                reason: "unknown algorithm (expected blake3, sha256 or sha512)",
-            })?, h),
+            Some((a, h)) => (
+                a.parse::<Algorithm>().map_err(|_| Error::InvalidDigest {
+                    digest: s.into(),
+                    reason: "unknown algorithm (expected blake3, sha256 or sha512)",
+                })?,
+                h,
+            ),
             None => (Algorithm::Blake3, s),
         };
-        if hex_part.len() != algo.len() * 2 {
+        if hex_part.len() != algo.digest_len() * 2 {
             return Err(Error::InvalidDigest {
                 digest: s.into(),
                 reason: match algo {
@@ -188,8 +191,8 @@ impl FromStr for Digest {
         if !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(Error::InvalidDigest { digest: s.into(), reason: "not lower-case hexadecimal" });
         }
-        let bytes = hex::decode(hex_part)
-            .map_err(|_| Error::InvalidDigest { digest: s.into(), reason: "not hexadecimal" })?;
+        let bytes =
+            hex::decode(hex_part).map_err(|_| Error::InvalidDigest { digest: s.into(), reason: "not hexadecimal" })?;
         Ok(Digest { algorithm: algo, bytes })
     }
 }

@@ -108,10 +108,7 @@ impl Error {
 
     /// True if this error means "the thing asked for does not exist".
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Error::ObjectNotFound(_) | Error::RefNotFound(_) | Error::SourceNotFound(_)
-        )
+        matches!(self, Error::ObjectNotFound(_) | Error::RefNotFound(_) | Error::SourceNotFound(_))
     }
 }
 

@@ -6,8 +6,8 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use rustix::fs::{Gid, Mode, Timestamps, Uid, XattrFlags};
 use rustix::fs::Timespec;
+use rustix::fs::{Gid, Mode, Timestamps, Uid, XattrFlags};
 use serde::{Deserialize, Serialize};
 
 /// One extended attribute (name and raw value).
@@ -91,15 +91,10 @@ pub(crate) fn apply_new_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
 }
 
 fn apply(fd: std::os::fd::BorrowedFd<'_>, meta: &Meta, fresh: bool) -> io::Result<()> {
-    let ours = fresh
-        && meta.uid == rustix::process::geteuid().as_raw()
-        && meta.gid == rustix::process::getegid().as_raw();
+    let ours =
+        fresh && meta.uid == rustix::process::geteuid().as_raw() && meta.gid == rustix::process::getegid().as_raw();
     if !ours {
-        chown_result(rustix::fs::fchown(
-            fd,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-        ))?;
+        chown_result(rustix::fs::fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid))))?;
     }
     rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))?;
     for x in &meta.xattrs {

@@ -18,6 +18,9 @@ pub(crate) enum FileRole {
     Variant,
 }
 
+/// A staged file: (transaction name, path).
+pub(crate) type StagedFile = (String, PathBuf);
+
 /// One file under `objects/`.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectFile {
@@ -33,7 +36,7 @@ impl Cas {
     }
 
     /// Object files, and staged files as (transaction name, path).
-    pub(crate) fn scan_objects(&self) -> Result<(Vec<ObjectFile>, Vec<(String, PathBuf)>)> {
+    pub(crate) fn scan_objects(&self) -> Result<(Vec<ObjectFile>, Vec<StagedFile>)> {
         let mut out = Vec::new();
         let mut staged = Vec::new();
         let objects = self.objects_dir();

@@ -78,10 +78,7 @@ impl Options {
             return bad("chunk sizes must satisfy min <= avg <= max".into());
         }
         if self.chunk_threshold < u64::from(self.chunk_max) {
-            return bad(format!(
-                "chunk_threshold {} is below chunk_max {}",
-                self.chunk_threshold, self.chunk_max
-            ));
+            return bad(format!("chunk_threshold {} is below chunk_max {}", self.chunk_threshold, self.chunk_max));
         }
         Ok(())
     }
@@ -241,9 +238,7 @@ impl Cas {
                 let p = self.alias_path(d);
                 let text = match fs::read_to_string(&p) {
                     Ok(t) => t,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        return Err(Error::ObjectNotFound(d.to_string()))
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::ObjectNotFound(d.to_string())),
                     Err(e) => return Err(Error::io("read alias", p, e)),
                 };
                 text.trim().parse::<ObjectId>().map_err(|_| Error::Malformed {
@@ -401,9 +396,8 @@ impl Read for ObjectReader<'_> {
                 }
                 let p = self.cas.blob_path(&chunks[*next]);
                 *next += 1;
-                *cur = Some(File::open(&p).map_err(|e| {
-                    io::Error::new(e.kind(), format!("chunk {}: {e}", p.display()))
-                })?);
+                *cur =
+                    Some(File::open(&p).map_err(|e| io::Error::new(e.kind(), format!("chunk {}: {e}", p.display())))?);
             },
         }
     }

@@ -57,7 +57,13 @@ struct SharedGuard<'a>(&'a StoreLock);
 impl StoreLock {
     fn open(cas: &Cas) -> Result<Self> {
         let p = cas.root.join("lock");
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open store lock", &p)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&p)
+            .ctx("open store lock", &p)?;
         Ok(StoreLock { file, holders: Mutex::new(0) })
     }
 
@@ -84,7 +90,8 @@ impl Drop for SharedGuard<'_> {
 /// Take the store lock exclusively (gc). Blocks until writers leave their critical sections.
 pub(crate) fn lock_exclusive(cas: &Cas) -> Result<File> {
     let p = cas.root.join("lock");
-    let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open store lock", &p)?;
+    let f =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open store lock", &p)?;
     rustix::fs::flock(&f, FlockOperation::LockExclusive).ctx("lock store", &p)?;
     Ok(f)
 }
@@ -128,10 +135,8 @@ impl Cas {
     /// # Errors
     /// I/O errors creating the staging directory or lease.
     pub fn begin(&self) -> Result<Txn<'_>> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let name = format!("txn-{}-{nanos:x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let tmp = self.tmp_dir();
         let lease_path = tmp.join(format!("{name}.lease"));

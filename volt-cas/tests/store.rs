@@ -57,7 +57,7 @@ fn streamed_put_of_a_large_object_reads_back_identically() {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             let n = buf.len().min(self.0 as usize);
             for (i, b) in buf[..n].iter_mut().enumerate() {
-                *b = ((self.1 + i as u64) * 2654435761 >> 13) as u8;
+                *b = (((self.1 + i as u64) * 2654435761) >> 13) as u8;
             }
             self.0 -= n as u64;
             self.1 += n as u64;

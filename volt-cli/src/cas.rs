@@ -142,7 +142,10 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
                 let human = if refs.is_empty() {
                     "no refs\n".to_string()
                 } else {
-                    table(&["name", "target"], refs.iter().map(|r| vec![r.name.to_string(), r.target.to_string()]).collect())
+                    table(
+                        &["name", "target"],
+                        refs.iter().map(|r| vec![r.name.to_string(), r.target.to_string()]).collect(),
+                    )
                 };
                 let ids = refs.iter().map(|r| r.name.to_string()).collect::<Vec<_>>().join("\n");
                 Ok(View::new(&refs, human).id(ids))
@@ -162,10 +165,7 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
         },
         CasCommand::Put { file, reference, also } => {
             let reference = reference.as_deref().map(ref_name).transpose()?;
-            let also = also
-                .iter()
-                .map(|a| a.parse::<Algorithm>())
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let also = also.iter().map(|a| a.parse::<Algorithm>()).collect::<std::result::Result<Vec<_>, _>>()?;
             let path = if file == Path::new("-") { Path::new("/dev/stdin") } else { file.as_path() };
             let r = store.put_file(path, PutOptions { also, reference: reference.clone() }).await?;
             let mut pairs = vec![

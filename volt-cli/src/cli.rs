@@ -109,7 +109,9 @@ pub enum CasCommand {
         mode: Mode,
     },
     /// Re-hash objects; report corrupt or missing ones and the refs they break (exit 1 if any)
-    #[command(after_help = "Examples:\n  volt cas verify\n  volt cas verify images/base\n  volt cas verify blake3:3f…")]
+    #[command(
+        after_help = "Examples:\n  volt cas verify\n  volt cas verify images/base\n  volt cas verify blake3:3f…"
+    )]
     Verify(VerifyArgs),
     /// Remove objects no ref (and no running writer) reaches
     #[command(after_help = "Examples:\n  volt cas gc --dry-run\n  volt cas gc")]

@@ -84,9 +84,7 @@ fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View>
 fn init_logging(debug: bool) {
     let filter = if debug { "debug" } else { "warn" };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

@@ -152,7 +152,7 @@ fn exit_codes_follow_the_reference_table() {
     assert_eq!(j["code"], 3);
     // None of that changed the store.
     let v = e.json(&["cas", "verify"]);
-    assert_eq!(v["checked"].as_u64().unwrap() > 0, true);
+    assert!(v["checked"].as_u64().unwrap() > 0);
     assert_eq!(e.json(&["cas", "refs"]).as_array().unwrap().len(), 1);
 }
 
@@ -164,7 +164,8 @@ fn config_file_and_environment_are_honoured() {
     let src = e.dir.path().join("src");
     fs::create_dir(&src).unwrap();
     fs::write(src.join("big"), vec![7u8; 3 << 20]).unwrap();
-    let o = e.cmd().env("VOLT_CONFIG", &cfg).args(["cas", "build", src.to_str().unwrap(), "--ref", "r"]).output().unwrap();
+    let o =
+        e.cmd().env("VOLT_CONFIG", &cfg).args(["cas", "build", src.to_str().unwrap(), "--ref", "r"]).output().unwrap();
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("output: json from the config file");
     assert!(j["root"].is_string());
     let st: serde_json::Value =
@@ -226,7 +227,9 @@ fn corrupt_object_is_named_with_its_ref_and_exit_is_nonzero() {
 #[test]
 fn put_get_cat_stat_from_pipes_and_files() {
     let e = Env::new();
-    let mut child = e.cmd().args(["-o", "json", "cas", "put", "-", "--ref", "blobs/stdin", "--also", "sha256"])
+    let mut child = e
+        .cmd()
+        .args(["-o", "json", "cas", "put", "-", "--ref", "blobs/stdin", "--also", "sha256"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -258,9 +258,7 @@ impl Config {
             self.debug = match v.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(Error::Env { name: "VOLT_DEBUG", value: v, reason: "expected true or false" })
-                }
+                _ => return Err(Error::Env { name: "VOLT_DEBUG", value: v, reason: "expected true or false" }),
             };
         }
         if let Some(v) = var("VOLT_HOST") {

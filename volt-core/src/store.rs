@@ -33,10 +33,7 @@ impl LocalStore {
         &self.cas
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Cas) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Cas) -> Result<T> + Send + 'static) -> Result<T> {
         let cas = self.cas.clone();
         tokio::task::spawn_blocking(move || f(&cas)).await.map_err(|e| Error::Task(e.to_string()))?
     }
@@ -61,9 +58,9 @@ pub(crate) fn resolve_in(cas: &Cas, target: &str) -> Result<ObjectId> {
     match target.parse::<Digest>() {
         Ok(d) => Ok(cas.resolve(&d)?),
         Err(digest_err) => {
-            let looks_like_digest = target.contains(':') && target.split(':').next().is_some_and(|a| {
-                matches!(a, "blake3" | "sha256" | "sha512")
-            }) || (target.len() >= 32 && target.bytes().all(|b| b.is_ascii_hexdigit()));
+            let looks_like_digest = target.contains(':')
+                && target.split(':').next().is_some_and(|a| matches!(a, "blake3" | "sha256" | "sha512"))
+                || (target.len() >= 32 && target.bytes().all(|b| b.is_ascii_hexdigit()));
             if looks_like_digest {
                 return Err(digest_err.into());
             }

@@ -35,8 +35,13 @@ impl Status {
         use Status::*;
         matches!(
             (self, to),
-            (Stopped, Running) | (Running, Stopped) | (Running, Failed) | (Failed, Running) | (Failed, Stopped)
-                | (Stopped, Deleted) | (Failed, Deleted)
+            (Stopped, Running)
+                | (Running, Stopped)
+                | (Running, Failed)
+                | (Failed, Running)
+                | (Failed, Stopped)
+                | (Stopped, Deleted)
+                | (Failed, Deleted)
         )
     }
 

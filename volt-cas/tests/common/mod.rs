@@ -81,17 +81,23 @@ pub fn fixture(root: &Path) {
     fs::hard_link(root.join("usr/bin/tool"), root.join("usr/bin/tool-link")).unwrap();
     symlink("../etc/hostname", root.join("usr/hostname-link")).unwrap();
     symlink("/nonexistent/target", root.join("dangling")).unwrap();
-    rustix::fs::mknodat(rustix::fs::CWD, &root.join("tmp/fifo"), rustix::fs::FileType::Fifo, 0o640.into(), 0).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, root.join("tmp/fifo"), rustix::fs::FileType::Fifo, 0o640.into(), 0).unwrap();
     fs::set_permissions(root.join("usr/bin/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
     fs::set_permissions(root.join("etc/conf.d/same-b"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     fs::set_permissions(root.join("etc/conf.d"), fs::Permissions::from_mode(0o2750)).unwrap();
-    rustix::fs::setxattr(root.join("etc/hostname"), "user.volt.test", b"value\0with nul", rustix::fs::XattrFlags::empty()).unwrap();
+    rustix::fs::setxattr(
+        root.join("etc/hostname"),
+        "user.volt.test",
+        b"value\0with nul",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
     rustix::fs::setxattr(root.join("empty"), "user.dir", b"on a directory", rustix::fs::XattrFlags::empty()).unwrap();
     if is_root() {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &root.join("tmp/null"),
+            root.join("tmp/null"),
             rustix::fs::FileType::CharacterDevice,
             0o666.into(),
             rustix::fs::makedev(1, 3),
@@ -99,7 +105,7 @@ pub fn fixture(root: &Path) {
         .unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &root.join("tmp/loop9"),
+            root.join("tmp/loop9"),
             rustix::fs::FileType::BlockDevice,
             0o660.into(),
             rustix::fs::makedev(7, 9),
@@ -107,7 +113,7 @@ pub fn fixture(root: &Path) {
         .unwrap();
         rustix::fs::chownat(
             rustix::fs::CWD,
-            &root.join("etc/conf.d/same-a"),
+            root.join("etc/conf.d/same-a"),
             Some(rustix::fs::Uid::from_raw(1234)),
             Some(rustix::fs::Gid::from_raw(5678)),
             rustix::fs::AtFlags::empty(),
@@ -115,7 +121,7 @@ pub fn fixture(root: &Path) {
         .unwrap();
         rustix::fs::chownat(
             rustix::fs::CWD,
-            &root.join("dangling"),
+            root.join("dangling"),
             Some(rustix::fs::Uid::from_raw(42)),
             Some(rustix::fs::Gid::from_raw(43)),
             rustix::fs::AtFlags::SYMLINK_NOFOLLOW,

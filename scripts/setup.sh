@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what building and testing Volt needs on Debian 12 (run as root). Idempotent: a second
+# run only checks. Sourced by demo.sh and test.sh; `setup.sh bench` also installs the peers the
+# benchmarks compare against (ostree, b3sum).
+set -euo pipefail
+
+need_apt=()
+for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ "${1:-}" = bench ]; then
+    for pkg in ostree b3sum qemu-utils; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+    done
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages ${need_apt[*]}; run as root (or install them) first" >&2
+        exit 10
+    fi
+    echo "setup: installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Rust: Debian 12's rustc is too old for the workspace (rust-version in Cargo.toml), so use rustup.
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: installing the Rust toolchain with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+for comp in clippy rustfmt; do
+    if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+        rustup component add "$comp" >/dev/null 2>&1 || true
+    fi
+done

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every test Volt has, as one command (run as root on Debian 12; installs what it needs):
+#   Rust unit + integration tests (store, SDK, CLI incl. kill -9 and concurrency), formatting and
+#   clippy, the committed C header against cbindgen, the C test program (shared + static),
+#   pytest + stubtest for the Python module, the Rust/C/Python examples, and the generated CLI
+#   reference in docs/.
+# With CI=true a privileged test that would skip fails instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/setup.sh
+. scripts/setup.sh
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: not root; privileged tests (devices, foreign owners, capabilities, setpriv) will skip" >&2
+fi
+
+passed=0
+failed=0
+failures=()
+suite() { # name command...
+    local name=$1; shift
+    echo
+    echo "=== $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+suite "rustfmt" cargo fmt --all -- --check
+suite "clippy" cargo clippy --workspace --exclude volt-python --all-targets -q -- -D warnings
+suite "rust tests" cargo test --workspace --exclude volt-python
+suite "C tests (libvolt.so and libvolt.a)" bash bindings/c/tests/run_c_tests.sh
+suite "python tests (pytest, stubtest, mypy)" env VOLT_PY_PROFILE=dev bash bindings/python/test.sh
+suite "example: rust" bash examples/rust/run.sh
+suite "example: c" env VOLT_SKIP_BUILD=1 sh examples/c/run.sh
+suite "example: python" bash examples/python/run.sh
+suite "docs: CLI reference is current" bash scripts/gen-cli-docs.sh --check target/debug/volt
+
+echo
+if [ "$failed" -gt 0 ]; then
+    printf 'failed suite: %s\n' "${failures[@]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
