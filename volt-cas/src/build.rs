@@ -154,7 +154,9 @@ impl Cas {
         let mut first_name: HashMap<(u64, u64), usize> = HashMap::new();
         let mut link_to: Vec<Option<usize>> = vec![None; items.len()];
         for (i, it) in items.iter().enumerate() {
-            if !it.st.is_dir() && it.st.nlink() > 1 {
+            // Only regular files become hardlink entries; other multiply-linked inodes (device
+            // nodes, fifos, symlinks) are recreated as separate entries.
+            if it.st.is_file() && it.st.nlink() > 1 {
                 match first_name.entry((it.st.dev(), it.st.ino())) {
                     std::collections::hash_map::Entry::Occupied(o) => link_to[i] = Some(*o.get()),
                     std::collections::hash_map::Entry::Vacant(v) => {

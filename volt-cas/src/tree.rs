@@ -1,5 +1,7 @@
 //! Tree objects: a flat, path-sorted listing of a directory snapshot.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::ObjectId;
@@ -103,14 +105,31 @@ impl Tree {
                 return Err("entries are not sorted and unique".into());
             }
         }
+        // Every parent must be a directory of the tree (so no entry is written through a
+        // symlink), and a hardlink must name a regular file listed before it.
+        let mut dirs: HashSet<&[u8]> = HashSet::new();
+        let mut files: HashSet<&[u8]> = HashSet::new();
+        dirs.insert(b"");
         for e in &self.entries[1..] {
+            let show = || String::from_utf8_lossy(&e.path).into_owned();
             if !is_safe_rel(&e.path) {
-                return Err(format!("unsafe path {:?}", String::from_utf8_lossy(&e.path)));
+                return Err(format!("unsafe path {:?}", show()));
             }
-            if let EntryKind::Hardlink { target } = &e.kind {
-                if !is_safe_rel(target) || target >= &e.path {
-                    return Err(format!("bad hardlink target for {:?}", String::from_utf8_lossy(&e.path)));
+            let parent = e.path.iter().rposition(|b| *b == b'/').map_or(&e.path[..0], |i| &e.path[..i]);
+            if !dirs.contains(parent) {
+                return Err(format!("{:?} is not inside a directory of the tree", show()));
+            }
+            match &e.kind {
+                EntryKind::Dir => {
+                    dirs.insert(&e.path);
                 }
+                EntryKind::File { .. } => {
+                    files.insert(&e.path);
+                }
+                EntryKind::Hardlink { target } if !files.contains(target.as_slice()) => {
+                    return Err(format!("hardlink {:?} does not name an earlier regular file", show()));
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -161,5 +180,61 @@ mod tests {
         assert!(Tree::decode(&abs.encode()).is_err());
         assert!(Tree::decode(b"VOLTTREE\x01garbage").is_err());
         assert!(Tree::decode(b"nope").is_err());
+        // A file below a symlink would be written through the link, outside the checkout.
+        let link = Entry {
+            path: b"etc".to_vec(),
+            kind: EntryKind::Symlink { target: b"/etc".to_vec() },
+            meta: Meta::neutral(),
+        };
+        let file = Entry {
+            path: b"etc/passwd".to_vec(),
+            kind: EntryKind::File { size: 0, id: ObjectId::of(b"") },
+            meta: Meta::neutral(),
+        };
+        let through = Tree { entries: vec![dir(""), link.clone(), file.clone()] };
+        assert!(Tree::decode(&through.encode()).unwrap_err().contains("not inside a directory"));
+        let orphan = Tree { entries: vec![dir(""), file.clone()] };
+        assert!(Tree::decode(&orphan.encode()).is_err());
+        let hl = |t: &[u8]| Entry {
+            path: b"zz".to_vec(),
+            kind: EntryKind::Hardlink { target: t.to_vec() },
+            meta: Meta::neutral(),
+        };
+        let ok = Tree { entries: vec![dir(""), dir("etc"), file.clone(), hl(b"etc/passwd")] };
+        assert!(Tree::decode(&ok.encode()).is_ok());
+        let to_dir = Tree { entries: vec![dir(""), dir("etc"), file, hl(b"etc")] };
+        assert!(Tree::decode(&to_dir.encode()).is_err());
+    }
+
+    #[test]
+    fn mutated_trees_never_panic() {
+        let mut entries = vec![dir(""), dir("a"), dir("a/b")];
+        for i in 0..20 {
+            entries.push(Entry {
+                path: format!("a/b/f{i:02}").into_bytes(),
+                kind: EntryKind::File { size: i, id: ObjectId::of(&[i as u8]) },
+                meta: Meta::neutral(),
+            });
+        }
+        let good = Tree { entries }.encode();
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..20_000 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + (x % 4) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % bytes.len();
+                match x % 3 {
+                    0 => bytes[i] ^= 1 << (x % 8),
+                    1 => bytes.truncate(i.max(9)),
+                    _ => bytes.insert(i, x as u8),
+                }
+            }
+            // Either rejected, or a tree that passes every structural check.
+            if let Ok(t) = Tree::decode(&bytes) {
+                assert!(t.check().is_ok());
+            }
+        }
     }
 }

@@ -222,6 +222,16 @@ volt_error_t *volt_store_read(const volt_store_t *store,
                               size_t *len_out);
 
 /**
+ * Is the object named by `target` (a digest, an alias or a ref name) stored? On success
+ * `*has_out` receives the answer; a malformed target is an error, an absent one is `false`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `target` is NULL or a NUL-terminated string; `has_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_store_has(const volt_store_t *store, const char *target, bool *has_out);
+
+/**
  * Describe the object named by `target`. On success `*json_out` receives
  * `{"id","kind","size","chunks","tree","aliases"}`, to free with `volt_string_free`.
  *

@@ -246,6 +246,31 @@ pub unsafe extern "C" fn volt_store_read(
     })
 }
 
+/// Is the object named by `target` (a digest, an alias or a ref name) stored? On success
+/// `*has_out` receives the answer; a malformed target is an error, an absent one is `false`.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `target` is NULL or a NUL-terminated string; `has_out` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn volt_store_has(
+    store: *const volt_store_t,
+    target: *const c_char,
+    has_out: *mut bool,
+) -> *mut volt_error_t {
+    ffi_panic_boundary!(fallible {
+        // SAFETY: the caller guarantees `store` is NULL or a live handle.
+        let store = unsafe { store_arg(store) }?;
+        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
+        let target = unsafe { arg_str(target, "target") }?;
+        check_out(has_out, "has_out")?;
+        let has = store.run(store.store().has(target))?;
+        // SAFETY: `has_out` is non-NULL (checked) and writable by the caller's guarantee.
+        unsafe { put_out(has_out, has) };
+        Ok(())
+    })
+}
+
 /// Describe the object named by `target`. On success `*json_out` receives
 /// `{"id","kind","size","chunks","tree","aliases"}`, to free with `volt_string_free`.
 ///

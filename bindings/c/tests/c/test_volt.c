@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,14 @@ int main(int argc, char **argv) {
                   VOLT_OK &&
               digest != NULL && strncmp(digest, "blake3:", 7) == 0 && strlen(digest) == 7 + 64,
           "put_bytes returns a blake3 digest");
+    {
+        bool has = false, missing = true;
+        check(kind_of(volt_store_has(store, digest, &has)) == VOLT_OK && has &&
+                  kind_of(volt_store_has(store, "test/hello", &has)) == VOLT_OK && has &&
+                  kind_of(volt_store_has(store, "test/none", &missing)) == VOLT_OK && !missing,
+              "has: true for a stored digest and ref, false for a missing ref");
+        check(kind_of(volt_store_has(store, "sha256:zz", &has)) == VOLT_ERR_USAGE, "has: malformed digest is ERR_USAGE");
+    }
     check(kind_of(volt_store_read(store, digest, &data, &len)) == VOLT_OK && len == strlen(hello) &&
               memcmp(data, hello, len) == 0,
           "read by digest round-trips the bytes");
