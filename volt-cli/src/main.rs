@@ -76,8 +76,30 @@ fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View>
                 .enable_all()
                 .build()
                 .map_err(|e| volt_core::Error::Task(e.to_string()))?;
-            rt.block_on(cas::run(&volt, cmd, quiet))
+            rt.block_on(async {
+                tokio::select! {
+                    r = cas::run(&volt, cmd, quiet) => r,
+                    sig = interrupted() => {
+                        // The store stays consistent (staged objects are only published on
+                        // commit; gc removes leftovers), so leave without waiting for the work.
+                        eprintln!("volt: interrupted by {sig}; nothing was committed");
+                        std::process::exit(ErrorKind::Interrupted.exit_code());
+                    }
+                }
+            })
         }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, naming the signal.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
 }
 

@@ -371,3 +371,32 @@ fn unreadable_file_is_a_permission_error_and_nothing_is_referenced() {
     assert!(stderr(&out).contains("secret") && stderr(&out).contains("permission denied"), "{}", stderr(&out));
     assert_eq!(e.json(&["cas", "refs"]).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn sigint_during_a_build_exits_13_and_commits_nothing() {
+    let e = Env::new();
+    let src = e.tree_with("src", 8000, 8000);
+    let mut interrupted = 0;
+    for delay_ms in [50u64, 150, 300] {
+        let child = e
+            .cmd()
+            .args(["cas", "build", src.to_str().unwrap(), "--ref", "sig"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+        let o = child.wait_with_output().unwrap();
+        if code(&o) == 13 {
+            interrupted += 1;
+            assert!(stderr(&o).contains("interrupted by SIGINT"), "{}", stderr(&o));
+            assert!(e.json(&["cas", "refs"]).as_array().unwrap().is_empty(), "an interrupted build sets no ref");
+        } else {
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+        }
+        let v = e.json(&["cas", "verify"]);
+        assert_eq!(v["corrupt"].as_array().unwrap().len(), 0);
+    }
+    assert!(interrupted > 0, "no SIGINT landed during a build");
+}
