@@ -169,6 +169,8 @@ impl Cas {
         let cache = self.load_cache(&dir);
         let hits = match_cache(&items, &cache);
         let txn = self.begin()?;
+        // One lock and one lease write for the whole scan; gc waits for it.
+        let hold = txn.hold()?;
         let mut results: Vec<Result<Option<Built>>> = items
             .par_iter()
             .zip(link_to.par_iter())
@@ -176,6 +178,7 @@ impl Cas {
             .map(|((it, link), hit)| entry_for(&txn, it, link.map(|i| &items[i]), *hit, started_ns))
             .collect();
         drop(hits);
+        hold.release()?;
         // Content ids taken from the cache are leased in one batch; any that gc has removed since
         // are read from disk after all.
         let hits: Vec<(usize, ObjectId)> = results
@@ -306,7 +309,7 @@ fn entry_for(
                 hit = true;
                 cid
             }
-            None => txn.put_file(&it.abs, &[], Some(&meta))?.id,
+            None => txn.put_file_sized(&it.abs, Some(it.st.size()), &[], Some(&meta))?.id,
         };
         id = Some(cid);
         EntryKind::File { size: it.st.size(), id: cid }

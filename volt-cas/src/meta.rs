@@ -44,8 +44,8 @@ impl Meta {
     pub fn neutral() -> Self {
         Meta {
             mode: 0o444,
-            uid: rustix::process::geteuid().as_raw(),
-            gid: rustix::process::getegid().as_raw(),
+            uid: effective_ids().0,
+            gid: effective_ids().1,
             mtime: 0,
             mtime_nsec: 0,
             xattrs: Vec::new(),
@@ -75,8 +75,14 @@ impl Meta {
     }
 }
 
+/// The process's effective uid and gid, asked once.
+fn effective_ids() -> (u32, u32) {
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw()))
+}
+
 fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    effective_ids().0 == 0
 }
 
 /// Apply `meta` to an open regular file, device or directory.
@@ -91,8 +97,7 @@ pub(crate) fn apply_new_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
 }
 
 fn apply(fd: std::os::fd::BorrowedFd<'_>, meta: &Meta, fresh: bool) -> io::Result<()> {
-    let ours =
-        fresh && meta.uid == rustix::process::geteuid().as_raw() && meta.gid == rustix::process::getegid().as_raw();
+    let ours = fresh && (meta.uid, meta.gid) == effective_ids();
     if !ours {
         chown_result(rustix::fs::fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid))))?;
     }

@@ -44,18 +44,29 @@ pub struct PutOutcome {
     pub aliases: Vec<Digest>,
 }
 
-/// The store-wide lock: writers hold it shared around "record in lease, check presence"; gc
-/// holds it exclusively. Several threads of one transaction share one descriptor, so the flock
-/// is taken by the first holder and released by the last.
+/// The store-wide lock plus this transaction's lease. Writers hold the lock shared while they
+/// record ids in the lease and check presence; gc holds it exclusively while it reads leases and
+/// sweeps. Several threads of one transaction share one descriptor, so the flock is taken by the
+/// first holder and released by the last — and lease records are buffered until then: gc cannot
+/// read the lease before the lock is released, so writing them just before is enough. A long
+/// operation holds the lock across many objects ([`Txn::hold`]) and pays one write for them all.
 struct StoreLock {
     file: File,
-    holders: Mutex<usize>,
+    lease: File,
+    lease_path: PathBuf,
+    inner: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    holders: usize,
+    unwritten: Vec<u8>,
 }
 
 struct SharedGuard<'a>(&'a StoreLock);
 
 impl StoreLock {
-    fn open(cas: &Cas) -> Result<Self> {
+    fn open(cas: &Cas, lease: File, lease_path: PathBuf) -> Result<Self> {
         let p = cas.root.join("lock");
         let file = OpenOptions::new()
             .read(true)
@@ -64,25 +75,78 @@ impl StoreLock {
             .truncate(false)
             .open(&p)
             .ctx("open store lock", &p)?;
-        Ok(StoreLock { file, holders: Mutex::new(0) })
+        Ok(StoreLock { file, lease, lease_path, inner: Mutex::new(Held::default()) })
     }
 
     fn shared(&self) -> Result<SharedGuard<'_>> {
-        let mut h = self.holders.lock().expect("lock poisoned");
-        if *h == 0 {
+        let mut h = self.inner.lock().expect("lock poisoned");
+        if h.holders == 0 {
             rustix::fs::flock(&self.file, FlockOperation::LockShared).ctx("lock store", "lock")?;
         }
-        *h += 1;
+        h.holders += 1;
         Ok(SharedGuard(self))
+    }
+}
+
+impl SharedGuard<'_> {
+    /// Add ids to the lease (written before the lock is released).
+    fn record(&self, ids: &[ObjectId]) {
+        let mut h = self.0.inner.lock().expect("lock poisoned");
+        for id in ids {
+            h.unwritten.extend_from_slice(&id.0);
+        }
+    }
+
+    /// Release, writing buffered lease records first if this is the last holder.
+    fn release(self) -> Result<()> {
+        let res = {
+            let mut h = self.0.inner.lock().expect("lock poisoned");
+            if h.holders == 1 && !h.unwritten.is_empty() {
+                let buf = std::mem::take(&mut h.unwritten);
+                (&self.0.lease).write_all(&buf).ctx("write lease", &self.0.lease_path)
+            } else {
+                Ok(())
+            }
+        };
+        drop(self);
+        res
     }
 }
 
 impl Drop for SharedGuard<'_> {
     fn drop(&mut self) {
-        let mut h = self.0.holders.lock().expect("lock poisoned");
-        *h -= 1;
-        if *h == 0 {
+        let mut h = self.0.inner.lock().expect("lock poisoned");
+        h.holders -= 1;
+        if h.holders == 0 {
+            if !h.unwritten.is_empty() {
+                // Only reached when release() was skipped (a panic): never let gc see the lock
+                // free while ids it should respect are unwritten.
+                let buf = std::mem::take(&mut h.unwritten);
+                let _ = (&self.0.lease).write_all(&buf);
+            }
             let _ = rustix::fs::flock(&self.0.file, FlockOperation::Unlock);
+        }
+    }
+}
+
+/// Holds the store lock shared for the lifetime of the value (see [`Txn::hold`]).
+#[must_use = "the lock is released when this is dropped"]
+pub struct Hold<'a>(Option<SharedGuard<'a>>);
+
+impl Hold<'_> {
+    /// Release now, reporting a failure to write the lease.
+    ///
+    /// # Errors
+    /// I/O errors writing the lease.
+    pub fn release(mut self) -> Result<()> {
+        self.0.take().map_or(Ok(()), SharedGuard::release)
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        if let Some(g) = self.0.take() {
+            let _ = g.release();
         }
     }
 }
@@ -111,7 +175,6 @@ pub struct Txn<'a> {
     /// Prefix of staged file names: `.stage-<txn>-`.
     stage: String,
     lease_path: PathBuf,
-    lease: File,
     lock: StoreLock,
     state: Mutex<State>,
     generation: u64,
@@ -152,21 +215,12 @@ impl Cas {
         rustix::fs::flock(&lease, FlockOperation::NonBlockingLockExclusive).ctx("lock lease", &fresh)?;
         fs::rename(&fresh, &lease_path).ctx("create lease", &lease_path)?;
         let stage = format!("{STAGE_PREFIX}{name}-");
-        let lock = StoreLock::open(self)?;
+        let lock = StoreLock::open(self, lease, lease_path.clone())?;
         let generation = {
             let _g = lock.shared()?;
             self.generation()
         };
-        Ok(Txn {
-            generation,
-            cas: self,
-            stage,
-            lease_path,
-            lease,
-            lock,
-            state: Mutex::new(State::default()),
-            done: false,
-        })
+        Ok(Txn { generation, cas: self, stage, lease_path, lock, state: Mutex::new(State::default()), done: false })
     }
 }
 
@@ -188,17 +242,34 @@ impl<'a> Txn<'a> {
     /// # Errors
     /// I/O errors on the lease or lock.
     pub fn protect(&self, id: &ObjectId) -> Result<bool> {
-        let _g = self.lock.shared()?;
+        self.protect_as(id, false)
+    }
+
+    /// Protect, checking only for a whole object when `whole` (content below the chunk
+    /// threshold is never stored chunked by this store's options).
+    fn protect_as(&self, id: &ObjectId, whole: bool) -> Result<bool> {
+        let g = self.lock.shared()?;
         {
             let mut st = self.state.lock().expect("lock poisoned");
             if st.pending.contains_key(id) {
-                return Ok(true);
+                return g.release().map(|()| true);
             }
             if st.leased.insert(*id) {
-                (&self.lease).write_all(&id.0).ctx("write lease", &self.lease_path)?;
+                g.record(std::slice::from_ref(id));
             }
         }
-        Ok(self.cas.has(id))
+        let present = if whole { self.cas.blob_path(id).exists() } else { self.cas.has(id) };
+        g.release()?;
+        Ok(present)
+    }
+
+    /// Hold the store lock shared until the returned value is dropped, so that a run of puts
+    /// and protects pays for one lock and one lease write. gc waits meanwhile.
+    ///
+    /// # Errors
+    /// I/O errors taking the lock.
+    pub fn hold(&self) -> Result<Hold<'_>> {
+        Ok(Hold(Some(self.lock.shared()?)))
     }
 
     /// [`Txn::protect`] for many ids at once: one lock, one lease write. Returns, per id,
@@ -209,23 +280,21 @@ impl<'a> Txn<'a> {
     /// # Errors
     /// I/O errors on the lease or lock.
     pub fn protect_many(&self, ids: &[ObjectId], known_at: Option<u64>) -> Result<Vec<bool>> {
-        let _g = self.lock.shared()?;
+        let g = self.lock.shared()?;
         let staged: Vec<bool> = {
             let mut st = self.state.lock().expect("lock poisoned");
-            let mut buf = Vec::with_capacity(ids.len() * 32);
             let staged = ids.iter().map(|id| st.pending.contains_key(id)).collect();
-            for id in ids {
-                if st.leased.insert(*id) {
-                    buf.extend_from_slice(&id.0);
-                }
-            }
-            (&self.lease).write_all(&buf).ctx("write lease", &self.lease_path)?;
+            let new: Vec<ObjectId> = ids.iter().filter(|id| st.leased.insert(**id)).copied().collect();
+            g.record(&new);
             staged
         };
-        if known_at.is_some() && known_at == Some(self.cas.generation()) {
-            return Ok(vec![true; ids.len()]);
-        }
-        Ok(ids.par_iter().zip(staged).map(|(id, s)| s || self.cas.has(id)).collect())
+        let present = if known_at.is_some() && known_at == Some(self.cas.generation()) {
+            vec![true; ids.len()]
+        } else {
+            ids.par_iter().zip(staged).map(|(id, s)| s || self.cas.has(id)).collect()
+        };
+        g.release()?;
+        Ok(present)
     }
 
     /// Claim `id` for staging; false if another thread of this transaction already did.
@@ -271,7 +340,7 @@ impl<'a> Txn<'a> {
     }
 
     fn put_known(&self, id: ObjectId, data: &[u8], meta: Option<&Meta>) -> Result<bool> {
-        if self.protect(&id)? {
+        if self.protect_as(&id, true)? {
             return Ok(true);
         }
         let neutral;
@@ -346,22 +415,35 @@ impl<'a> Txn<'a> {
     /// # Errors
     /// [`Error::SourceNotFound`], [`Error::PermissionDenied`], other I/O errors.
     pub fn put_file(&self, path: &Path, also: &[Algorithm], meta: Option<&Meta>) -> Result<PutOutcome> {
+        self.put_file_sized(path, None, also, meta)
+    }
+
+    /// [`Txn::put_file`] for a regular file whose size the caller already knows (from a walk),
+    /// saving a stat and reading exactly that many bytes.
+    pub(crate) fn put_file_sized(
+        &self,
+        path: &Path,
+        known_len: Option<u64>,
+        also: &[Algorithm],
+        meta: Option<&Meta>,
+    ) -> Result<PutOutcome> {
         let mut f = File::open(path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::SourceNotFound(path.to_path_buf()),
             _ => Error::io("open", path, e),
         })?;
-        let md = f.metadata().ctx("stat", path)?;
-        let len = md.len();
-        // Small regular files are read whole; pipes and large files are streamed.
-        if md.is_file() && len <= self.cas.opts.chunk_threshold && also.is_empty() {
-            let mut data = Vec::with_capacity(len as usize);
-            f.read_to_end(&mut data).ctx("read", path)?;
-            if data.len() as u64 <= self.cas.opts.chunk_threshold {
-                return self.put_bytes(&data, meta);
+        let len = match known_len {
+            Some(l) => Some(l),
+            // Pipes and devices have no meaningful size: they are streamed.
+            None => Some(f.metadata().ctx("stat", path)?).filter(|m| m.is_file()).map(|m| m.len()),
+        };
+        match len {
+            Some(len) if len <= self.cas.opts.chunk_threshold && also.is_empty() => {
+                let mut data = vec![0u8; len as usize];
+                f.read_exact(&mut data).ctx("read", path)?;
+                self.put_bytes(&data, meta)
             }
-            return self.put_reader(&mut io::Cursor::new(data), path, also, meta);
+            _ => self.put_reader(&mut f, path, also, meta),
         }
-        self.put_reader(&mut f, path, also, meta)
     }
 
     /// Record that `digest` (a SHA-2 digest of the same bytes) names `id`.
