@@ -100,7 +100,11 @@ const CACHE_MAGIC: &[u8; 8] = b"VOLTBC\x00\x01";
 impl Cas {
     fn cache_file(&self, dir: &Path) -> Option<PathBuf> {
         let cd = self.opts.cache_dir.as_ref()?;
-        let key = blake3::hash(self.root.join("\0").join(dir).as_os_str().as_bytes());
+        let mut key = blake3::Hasher::new();
+        key.update(self.root.as_os_str().as_bytes());
+        key.update(b"\0");
+        key.update(dir.as_os_str().as_bytes());
+        let key = key.finalize();
         Some(cd.join(format!("build-{}.cache", &key.to_hex()[..32])))
     }
 
@@ -246,7 +250,7 @@ impl Cas {
         self.save_cache(&dir, &new_cache);
         tracing::debug!(elapsed = ?t0.elapsed(), "cache saved");
         for s in &skipped {
-            tracing::warn!(path = %s, "socket left out of the tree");
+            tracing::info!(path = %s, "socket left out of the tree");
         }
         Ok(BuildReport { root, reference: reference.cloned(), entries, files, bytes, new_objects, cached, skipped })
     }

@@ -88,7 +88,7 @@ impl Cas {
         if !bytes.starts_with(crate::tree::TREE_MAGIC) {
             return Err(Error::NotATree(id.to_string()));
         }
-        Tree::decode(&bytes).map_err(|reason| Error::Malformed { digest: id.to_string(), reason })
+        Tree::decode(&bytes).map_err(|reason| Error::Malformed { digest: format!("tree {id}"), reason })
     }
 
     /// Materialise tree `root` at `dest`, which must not exist or be an empty directory.
@@ -141,9 +141,6 @@ impl Cas {
             .reflink_failed
             .load(Ordering::Relaxed)
             .then(|| "this filesystem cannot clone file extents (no reflink support); files were copied".to_string());
-        if let Some(n) = &notice {
-            tracing::warn!("{n}");
-        }
         Ok(CheckoutReport {
             root: *root,
             dest: dest.to_path_buf(),
@@ -295,9 +292,7 @@ impl Cas {
                 copy_range(&src, &out, len).ctx("copy", path)?;
             }
             Some(ObjectKind::Chunked) => {
-                if reflink {
-                    c.reflink_failed.store(true, Ordering::Relaxed);
-                }
+                // Chunked content has no single file to clone from: always assembled by copying.
                 let mut r = self.open_object(id)?;
                 io::copy(&mut r, &mut &out).ctx("copy", path)?;
             }

@@ -43,10 +43,10 @@ pub enum Error {
         /// What its bytes hash to now.
         actual: String,
     },
-    /// A stored object could not be decoded (tree or chunk index).
-    #[error("object {digest} is malformed: {reason}")]
+    /// A stored object, ref or alias could not be decoded.
+    #[error("{digest} is malformed: {reason}")]
     Malformed {
-        /// The object's name.
+        /// What it is (`object blake3:…`, `ref NAME`, `alias sha256:…`).
         digest: String,
         /// What was wrong with it.
         reason: String,
@@ -61,7 +61,7 @@ pub enum Error {
     #[error("{}: destination exists and is not empty", .0.display())]
     DestinationNotEmpty(PathBuf),
     /// Permission denied on a path.
-    #[error("{}: permission denied", .path.display())]
+    #[error("{}: cannot access", .path.display())]
     PermissionDenied {
         /// The path that could not be accessed.
         path: PathBuf,
@@ -91,6 +91,9 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid store option: {0}")]
     InvalidOption(String),
+    /// Writing to the caller's output failed (e.g. a closed pipe).
+    #[error("write output")]
+    Output(#[source] io::Error),
     /// The operation was interrupted (cancelled by the caller).
     #[error("interrupted")]
     Interrupted,

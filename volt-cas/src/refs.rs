@@ -147,6 +147,10 @@ impl Cas {
         if p.is_dir() {
             return Err(Error::InvalidRef { name: name.to_string(), reason: "a ref namespace of that name exists" });
         }
+        let refs = self.root.join("refs");
+        if p.ancestors().skip(1).take_while(|a| *a != refs).any(|a| a.is_file()) {
+            return Err(Error::InvalidRef { name: name.to_string(), reason: "a ref is named by one of its prefixes" });
+        }
         write_atomic(&p, format!("{id}\n").as_bytes())
     }
 
@@ -164,8 +168,8 @@ impl Cas {
             Err(e) => return Err(Error::io("read ref", p, e)),
         };
         text.trim().parse().map_err(|_| Error::Malformed {
-            digest: format!("ref {name}"),
-            reason: "ref file does not hold a blake3 digest".into(),
+            digest: format!("ref {name:?}"),
+            reason: "the ref file does not hold a blake3 digest".into(),
         })
     }
 

@@ -19,11 +19,11 @@ pub struct Status {
     pub root: String,
     /// Objects (whole blobs plus chunked objects).
     pub objects: usize,
-    /// Objects stored whole (including chunks).
+    /// Files stored whole (objects, chunks and trees alike).
     pub blobs: usize,
     /// Objects stored as chunk lists.
     pub chunked: usize,
-    /// Chunks referenced by chunk lists.
+    /// Distinct chunks referenced by chunk lists.
     pub chunks: usize,
     /// Checkout variants (same bytes, other metadata).
     pub variants: usize,
@@ -76,6 +76,7 @@ impl Cas {
     /// I/O errors reading the store.
     pub fn status(&self) -> Result<Status> {
         let mut st = Status { root: self.root.display().to_string(), ..Default::default() };
+        let mut chunks = HashSet::new();
         for f in self.object_files()? {
             st.stored_bytes += fs::symlink_metadata(&f.path).map(|m| m.size()).unwrap_or(0);
             match f.role {
@@ -83,12 +84,13 @@ impl Cas {
                 FileRole::Index => {
                     st.chunked += 1;
                     if let Ok(idx) = self.read_index(&f.id) {
-                        st.chunks += idx.chunks.len();
+                        chunks.extend(idx.chunks.into_iter().map(|c| c.id));
                     }
                 }
                 FileRole::Variant => st.variants += 1,
             }
         }
+        st.chunks = chunks.len();
         st.objects = st.blobs + st.chunked;
         st.refs = self.list_refs(None)?.len();
         let d = self.dedup(0)?;

@@ -242,8 +242,8 @@ impl Cas {
                     Err(e) => return Err(Error::io("read alias", p, e)),
                 };
                 text.trim().parse::<ObjectId>().map_err(|_| Error::Malformed {
-                    digest: d.to_string(),
-                    reason: "alias file does not hold a blake3 digest".into(),
+                    digest: format!("alias {d}"),
+                    reason: "the alias file does not hold a blake3 digest".into(),
                 })?
             }
         };
@@ -274,7 +274,7 @@ impl Cas {
             io::ErrorKind::NotFound => Error::ObjectNotFound(id.to_string()),
             _ => Error::io("read chunk index", &p, e),
         })?;
-        ChunkIndex::decode(&bytes).map_err(|reason| Error::Malformed { digest: id.to_string(), reason })
+        ChunkIndex::decode(&bytes).map_err(|reason| Error::Malformed { digest: format!("chunk index {id}"), reason })
     }
 
     /// Open an object for streaming reads.
@@ -314,7 +314,18 @@ impl Cas {
     pub fn get(&self, d: &Digest, out: &mut dyn io::Write) -> Result<u64> {
         let id = self.resolve(d)?;
         let mut r = self.open_object(&id)?;
-        io::copy(&mut r, out).map_err(|e| Error::io("copy object", self.blob_path(&id), e))
+        let mut buf = vec![0u8; 256 << 10];
+        let mut n = 0u64;
+        loop {
+            let k = match r.read(&mut buf) {
+                Ok(0) => return Ok(n),
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read object", self.blob_path(&id), e)),
+            };
+            out.write_all(&buf[..k]).map_err(|e| Error::Output(e))?;
+            n += k as u64;
+        }
     }
 
     /// Describe an object.

@@ -439,7 +439,12 @@ impl<'a> Txn<'a> {
         match len {
             Some(len) if len <= self.cas.opts.chunk_threshold && also.is_empty() => {
                 let mut data = vec![0u8; len as usize];
-                f.read_exact(&mut data).ctx("read", path)?;
+                f.read_exact(&mut data).map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => {
+                        Error::io("read", path, io::Error::other("the file shrank while it was being stored"))
+                    }
+                    _ => Error::io("read", path, e),
+                })?;
                 self.put_bytes(&data, meta)
             }
             _ => self.put_reader(&mut f, path, also, meta),

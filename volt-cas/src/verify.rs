@@ -39,7 +39,7 @@ pub struct BrokenRef {
 pub struct VerifyReport {
     /// Object files re-hashed.
     pub checked: usize,
-    /// Bytes re-hashed.
+    /// Bytes of content checked (a chunked object's bytes are counted once, as its chunks).
     pub bytes: u64,
     /// Objects whose bytes do not match their name.
     pub corrupt: Vec<BadObject>,
@@ -114,7 +114,9 @@ impl Cas {
         let mut rep = VerifyReport { checked: files.len(), ..Default::default() };
         let mut bad: HashSet<ObjectId> = HashSet::new();
         for (f, (n, problem)) in results {
-            rep.bytes += n;
+            if f.role != FileRole::Index {
+                rep.bytes += n;
+            }
             if let Some(reason) = problem {
                 // A damaged variant only affects future checkouts; the object itself is fine.
                 if f.role != FileRole::Variant {

@@ -20,8 +20,8 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
             let s = store.status().await?;
             let human = fields(&[
                 ("Store", s.root.clone()),
-                ("Objects", format!("{} ({} whole, {} chunked)", s.objects, s.blobs, s.chunked)),
-                ("Chunks", s.chunks.to_string()),
+                ("Objects", format!("{} ({} stored whole, {} chunked)", s.objects, s.blobs, s.chunked)),
+                ("Distinct chunks", s.chunks.to_string()),
                 ("Variants", s.variants.to_string()),
                 ("Stored", bytes(s.stored_bytes)),
                 ("Refs", s.refs.to_string()),
@@ -104,13 +104,17 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
         }
         CasCommand::Gc { dry_run } => {
             let r = store.gc(dry_run).await?;
-            let verb = if dry_run { "Would remove" } else { "Removed" };
+            let (verb, aliases, stale) = if dry_run {
+                ("Would remove", "Aliases to remove", "Abandoned writes found")
+            } else {
+                ("Removed", "Aliases removed", "Abandoned writes cleaned")
+            };
             let human = fields(&[
                 ("Live objects", r.live_objects.to_string()),
                 (verb, format!("{} files, {}", r.removed_files, bytes(r.removed_bytes))),
-                ("Aliases removed", r.removed_aliases.to_string()),
+                (aliases, r.removed_aliases.to_string()),
                 ("Writers in flight", r.live_transactions.to_string()),
-                ("Abandoned writes cleaned", r.stale_transactions.to_string()),
+                (stale, r.stale_transactions.to_string()),
             ]);
             Ok(View::new(&r, human).id(r.removed_files.to_string()))
         }
@@ -184,22 +188,29 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
             Ok(v)
         }
         CasCommand::Get { target, dest } => {
-            let out: Box<dyn std::io::Write + Send> = match &dest {
-                Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Error::Io {
-                    op: "create",
-                    path: p.clone(),
-                    source: e,
-                })?),
-                None => Box::new(std::io::stdout()),
+            let Some(p) = dest else {
+                store.get(&target, Box::new(std::io::stdout())).await?;
+                return Ok(View::empty());
             };
-            let n = store.get(&target, out).await?;
-            match dest {
-                Some(p) => {
-                    let data = serde_json::json!({"target": target, "dest": p, "bytes": n});
-                    Ok(View::new(&data, format!("wrote {} to {}\n", bytes(n), p.display())).id(p.display().to_string()))
+            // Written beside the destination and renamed over it only once complete, so a bad
+            // target or a failed read never leaves an empty or half-written file.
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tmp = p.with_file_name(format!(".{name}.volt-{}", std::process::id()));
+            let io_err = |op, path: &Path, source| Error::Io { op, path: path.to_path_buf(), source };
+            let file = std::fs::File::create(&tmp).map_err(|e| io_err("create", &tmp, e))?;
+            let n = match store.get(&target, Box::new(file)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
                 }
-                None => Ok(View::empty()),
-            }
+            };
+            std::fs::rename(&tmp, &p).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                io_err("rename into place", &p, e)
+            })?;
+            let data = serde_json::json!({"target": target, "dest": p, "bytes": n});
+            Ok(View::new(&data, format!("wrote {} to {}\n", bytes(n), p.display())).id(p.display().to_string()))
         }
         CasCommand::Cat { target } => {
             store.get(&target, Box::new(std::io::stdout())).await?;

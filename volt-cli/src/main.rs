@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         ),
         Err(_) => (cli.output.unwrap_or(Format::Table), cli.color.unwrap_or(Color::Auto), cli.debug),
     };
-    init_logging(debug);
+    init_logging(debug, cli.quiet);
     let colored = match color {
         Color::Always => true,
         Color::Never => false,
@@ -82,7 +82,10 @@ fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View>
                     sig = interrupted() => {
                         // The store stays consistent (staged objects are only published on
                         // commit; gc removes leftovers), so leave without waiting for the work.
-                        eprintln!("volt: interrupted by {sig}; nothing was committed");
+                        eprintln!(
+                            "volt: interrupted by {sig}; the store is consistent \
+                             (`volt cas gc` removes what the command had staged)"
+                        );
                         std::process::exit(ErrorKind::Interrupted.exit_code());
                     }
                 }
@@ -103,8 +106,12 @@ async fn interrupted() -> &'static str {
     }
 }
 
-fn init_logging(debug: bool) {
-    let filter = if debug { "debug" } else { "warn" };
+fn init_logging(debug: bool, quiet: bool) {
+    let filter = match (debug, quiet) {
+        (true, _) => "debug",
+        (false, true) => "error",
+        (false, false) => "warn",
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
@@ -119,8 +126,13 @@ fn report(e: &volt_core::Error, format: Format, colored: bool) -> ExitCode {
     let mut chain = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
+        if s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            // The reader went away (`volt cas cat … | head`): not an error of ours.
+            return ExitCode::SUCCESS;
+        }
         let t = s.to_string();
-        if !chain.iter().any(|c| c.contains(&t)) {
+        let lower = t.to_lowercase();
+        if !chain.iter().any(|c| c.to_lowercase().contains(&lower)) {
             chain.push(t);
         }
         src = s.source();

@@ -245,6 +245,26 @@ fn put_get_cat_stat_from_pipes_and_files() {
     let dest = e.dir.path().join("out");
     e.ok(&["cas", "get", "blobs/stdin", dest.to_str().unwrap()]);
     assert_eq!(fs::read(&dest).unwrap(), b"piped bytes\n");
+    // A bad target never clobbers the destination; a closed pipe is not an error.
+    fs::write(&dest, "precious").unwrap();
+    assert_eq!(code(&e.volt(&["cas", "get", "no/such/ref", dest.to_str().unwrap()])), 3);
+    assert_eq!(fs::read_to_string(&dest).unwrap(), "precious");
+    assert_eq!(
+        fs::read_dir(e.dir.path())
+            .unwrap()
+            .filter(|f| f.as_ref().unwrap().file_name().to_string_lossy().starts_with(".out"))
+            .count(),
+        0
+    );
+    let big = e.dir.path().join("big");
+    fs::write(&big, vec![b'x'; 8 << 20]).unwrap();
+    e.ok(&["cas", "put", big.to_str().unwrap(), "--ref", "big"]);
+    let sh = format!("{} cas cat big | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_volt"));
+    let o = Command::new("bash").arg("-c").arg(&sh).env("VOLT_ROOT", e.root()).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Refs cannot be nested under another ref.
+    let o = e.volt(&["cas", "refs", "set", "big/inner", "big"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     let st = e.json(&["cas", "stat", &sha]);
     assert_eq!(st["size"], 12);
     assert_eq!(st["tree"], false);
@@ -368,7 +388,7 @@ fn unreadable_file_is_a_permission_error_and_nothing_is_referenced() {
     }
     let out = c.output().unwrap();
     assert_eq!(code(&out), 5, "{}", stderr(&out));
-    assert!(stderr(&out).contains("secret") && stderr(&out).contains("permission denied"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("secret") && stderr(&out).contains("Permission denied"), "{}", stderr(&out));
     assert_eq!(e.json(&["cas", "refs"]).as_array().unwrap().len(), 0);
 }
 

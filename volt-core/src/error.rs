@@ -171,6 +171,7 @@ impl Error {
                 C::DestinationNotEmpty(_) => ErrorKind::AlreadyExists,
                 C::PermissionDenied { .. } => ErrorKind::Permission,
                 C::Interrupted => ErrorKind::Interrupted,
+                C::Output(source) => io_kind(source),
                 C::Io { source, .. } => io_kind(source),
                 C::Corrupt { .. } | C::Malformed { .. } | C::NotAStore { .. } => ErrorKind::General,
                 _ => ErrorKind::General,
