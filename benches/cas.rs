@@ -45,6 +45,7 @@ fn chunked_put(c: &mut Criterion) {
                 let txn = cas.begin().unwrap();
                 txn.put_reader(&mut &data[..], Path::new("mem"), &[], None).unwrap();
                 txn.commit(None).unwrap();
+                d // removed outside the measurement
             },
         )
     });
@@ -71,6 +72,7 @@ fn build_and_checkout(c: &mut Criterion) {
             |d| {
                 let cas = Cas::open(d.path().join("cas"), Options::default()).unwrap();
                 cas.build(src.path(), Some(&"b".parse().unwrap())).unwrap();
+                d // removed outside the measurement
             },
         )
     });

@@ -26,7 +26,6 @@ now() { date +%s%N; }
 declare -A T
 timeit() { # name command...
     local name=$1; shift
-    sync
     local s; s=$(now)
     "$@" >/dev/null
     T[$name]=$(( $(now) - s ))
@@ -40,13 +39,22 @@ echo "tree: $SRC ($files files, $((bytes / 1048576)) MiB); work dir $work"
 echo "warming the page cache (every side reads the tree from memory)..."
 find "$SRC" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true
 
+# ext4 skips inodes freed in the last minute (more while their table blocks are dirty) when it
+# allocates new ones, which makes any file-creating run slow right after a big deletion. Let
+# earlier runs' deletions age out so every side starts from the same state.
+sync
+echo "letting the filesystem settle for ${BENCH_SETTLE:-70} s..."
+sleep "${BENCH_SETTLE:-70}"
+
 echo "ingest:"
 timeit "b3sum (hash only)" sh -c "find '$SRC' -type f -print0 | xargs -0 b3sum --no-names"
 timeit "cp -a" cp -a "$SRC" "$work/cp"
 timeit "sync after cp -a" sync
 T["cp -a + sync"]=$(( T["cp -a"] + T["sync after cp -a"] ))
+sync
 timeit "volt cas build" env VOLT_ROOT="$work/volt" "$VOLT" -q cas build "$SRC" --ref bench/tree
 ostree init --repo="$work/ostree" --mode=bare-user
+sync
 timeit "ostree commit" ostree commit --repo="$work/ostree" --branch=bench --tree=dir="$SRC"
 echo "unchanged re-build:"
 timeit "volt cas build (again)" env VOLT_ROOT="$work/volt" "$VOLT" -q cas build "$SRC" --ref bench/tree
