@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::ObjectId;
 use crate::error::{IoContext, Result};
+use crate::reach::Reach;
 use crate::store::Cas;
 use crate::txn::{lease_is_live, lock_exclusive, read_lease};
 
@@ -41,10 +42,9 @@ impl Cas {
     pub fn gc(&self, dry_run: bool) -> Result<GcReport> {
         let _lock = lock_exclusive(self)?;
         let mut rep = GcReport { dry_run, ..Default::default() };
-        let mut live = HashSet::new();
-        let mut missing = Vec::new();
+        let mut reach = Reach::default();
         for r in self.list_refs(None)? {
-            self.mark(&r.target, &mut live, &mut missing);
+            self.mark(&r.target, &mut reach);
         }
         let tmp = self.tmp_dir();
         for ent in fs::read_dir(&tmp).ctx("list tmp", &tmp)? {
@@ -57,7 +57,7 @@ impl Cas {
             if lease_is_live(&lease) {
                 rep.live_transactions += 1;
                 for id in read_lease(&lease).ctx("read lease", &lease)? {
-                    self.mark(&id, &mut live, &mut missing);
+                    self.mark(&id, &mut reach);
                 }
             } else {
                 rep.stale_transactions += 1;
@@ -75,6 +75,14 @@ impl Cas {
                 }
             }
         }
+        // What a damaged tree or chunk index reaches is unknown, so nothing can be called garbage.
+        if let Some((id, reason)) = reach.damaged.first() {
+            return Err(crate::error::Error::Malformed {
+                digest: format!("object {id}"),
+                reason: format!("{reason}; gc refuses to run until `volt cas verify` is clean"),
+            });
+        }
+        let live: HashSet<ObjectId> = reach.seen;
         rep.live_objects = live.len();
         let (files, staged) = self.scan_objects()?;
         if !dry_run && files.iter().any(|f| !live.contains(&f.id)) {

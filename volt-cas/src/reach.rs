@@ -10,6 +10,17 @@ use crate::error::{IoContext, Result};
 use crate::store::{Cas, ObjectKind};
 use crate::tree::{EntryKind, TREE_MAGIC};
 
+/// What a walk from roots reached.
+#[derive(Debug, Default)]
+pub(crate) struct Reach {
+    /// Every object reached (present or not).
+    pub seen: HashSet<ObjectId>,
+    /// Objects that should exist but do not.
+    pub missing: Vec<ObjectId>,
+    /// Trees and chunk indexes that exist but cannot be decoded: what they reach is unknown.
+    pub damaged: Vec<(ObjectId, String)>,
+}
+
 /// What a file under `objects/` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileRole {
@@ -83,8 +94,8 @@ impl Cas {
 
     /// Mark `root` and everything it reaches into `seen`; ids that should exist but do not go
     /// into `missing`. Roots that are trees are descended into; file contents never are.
-    pub(crate) fn mark(&self, root: &ObjectId, seen: &mut HashSet<ObjectId>, missing: &mut Vec<ObjectId>) {
-        if !self.mark_one(root, seen, missing) {
+    pub(crate) fn mark(&self, root: &ObjectId, r: &mut Reach) {
+        if !self.mark_one(root, r) {
             return;
         }
         if !self.is_tree(root) {
@@ -94,22 +105,22 @@ impl Cas {
             Ok(tree) => {
                 for e in &tree.entries {
                     if let EntryKind::File { id, .. } = &e.kind {
-                        self.mark_one(id, seen, missing);
+                        self.mark_one(id, r);
                     }
                 }
             }
-            Err(e) => tracing::warn!(tree = %root, error = %e, "unreadable tree"),
+            Err(e) => r.damaged.push((*root, e.to_string())),
         }
     }
 
     /// Mark one object and its chunks. Returns true if it was newly marked and exists.
-    fn mark_one(&self, id: &ObjectId, seen: &mut HashSet<ObjectId>, missing: &mut Vec<ObjectId>) -> bool {
-        if !seen.insert(*id) {
+    fn mark_one(&self, id: &ObjectId, r: &mut Reach) -> bool {
+        if !r.seen.insert(*id) {
             return false;
         }
         match self.kind_of(id) {
             None => {
-                missing.push(*id);
+                r.missing.push(*id);
                 false
             }
             Some(ObjectKind::Blob) => true,
@@ -117,12 +128,12 @@ impl Cas {
                 match self.read_index(id) {
                     Ok(idx) => {
                         for c in idx.chunks {
-                            if seen.insert(c.id) && self.kind_of(&c.id).is_none() {
-                                missing.push(c.id);
+                            if r.seen.insert(c.id) && self.kind_of(&c.id).is_none() {
+                                r.missing.push(c.id);
                             }
                         }
                     }
-                    Err(_) => missing.push(*id),
+                    Err(e) => r.damaged.push((*id, e.to_string())),
                 }
                 true
             }

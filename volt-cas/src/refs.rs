@@ -168,7 +168,7 @@ impl Cas {
             Err(e) => return Err(Error::io("read ref", p, e)),
         };
         text.trim().parse().map_err(|_| Error::Malformed {
-            digest: format!("ref {name:?}"),
+            digest: format!("ref {:?}", name.as_str()),
             reason: "the ref file does not hold a blake3 digest".into(),
         })
     }

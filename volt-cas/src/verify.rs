@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::ChunkIndex;
 use crate::digest::{Digest, ObjectId};
 use crate::error::Result;
-use crate::reach::FileRole;
+use crate::reach::{FileRole, Reach};
 use crate::store::Cas;
 
 /// One damaged object.
@@ -136,12 +136,12 @@ impl Cas {
         let mut missing = BTreeSet::new();
         let mut broken = Vec::new();
         for r in self.list_refs(None)? {
-            let mut seen = HashSet::new();
-            let mut miss = Vec::new();
-            self.mark(&r.target, &mut seen, &mut miss);
-            let mut objs: Vec<ObjectId> = seen.iter().filter(|id| bad.contains(id)).copied().collect();
-            objs.extend(miss.iter().copied());
-            missing.extend(miss);
+            let mut reach = Reach::default();
+            self.mark(&r.target, &mut reach);
+            let mut objs: Vec<ObjectId> = reach.seen.iter().filter(|id| bad.contains(id)).copied().collect();
+            objs.extend(reach.missing.iter().copied());
+            objs.extend(reach.damaged.iter().map(|(id, _)| *id));
+            missing.extend(reach.missing);
             if !objs.is_empty() {
                 objs.sort();
                 objs.dedup();
@@ -157,10 +157,11 @@ impl Cas {
     /// [`Error::ObjectNotFound`] if the digest names nothing; I/O errors.
     pub fn verify_object(&self, d: &Digest) -> Result<VerifyReport> {
         let id = self.resolve(d)?;
-        let mut seen = HashSet::new();
-        let mut miss = Vec::new();
-        self.mark(&id, &mut seen, &mut miss);
-        let ids: Vec<ObjectId> = seen.into_iter().filter(|i| !miss.contains(i)).collect();
+        let mut reach = Reach::default();
+        self.mark(&id, &mut reach);
+        let damaged = reach.damaged;
+        let miss = reach.missing;
+        let ids: Vec<ObjectId> = reach.seen.into_iter().filter(|i| !miss.contains(i)).collect();
         let results: Vec<_> = ids
             .par_iter()
             .map(|i| {
@@ -173,9 +174,17 @@ impl Cas {
             .collect();
         let mut rep = VerifyReport { checked: ids.len(), missing: miss, ..Default::default() };
         for (i, path, (n, problem)) in results {
-            rep.bytes += n;
+            if !path.to_string_lossy().ends_with(".idx") {
+                rep.bytes += n;
+            }
             if let Some(reason) = problem {
                 rep.corrupt.push(BadObject { id: i, path: path.display().to_string(), reason });
+            }
+        }
+        for (i, reason) in damaged {
+            if !rep.corrupt.iter().any(|b| b.id == i) {
+                let path = self.blob_path(&i).display().to_string();
+                rep.corrupt.push(BadObject { id: i, path, reason });
             }
         }
         if !rep.corrupt.is_empty() || !rep.missing.is_empty() {

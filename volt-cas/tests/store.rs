@@ -417,3 +417,24 @@ fn privileged_entries_round_trip_as_root() {
     assert_eq!((m.uid(), m.gid()), (1234, 5678));
     assert_eq!(fs::symlink_metadata(dest.join("tmp/null")).unwrap().rdev(), rustix::fs::makedev(1, 3));
 }
+
+#[test]
+fn gc_refuses_to_collect_when_a_tree_cannot_be_read() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    fixture(&src);
+    let cas = store(d.path());
+    let rep = cas.build(&src, Some(&rn("t"))).unwrap();
+    let before = cas.status().unwrap().objects;
+    // Keep the tree magic but cut the body: what the tree reaches is now unknown.
+    let p = cas.root().join("objects").join(&rep.root.to_hex()[..2]).join(rep.root.to_hex());
+    let bytes = fs::read(&p).unwrap();
+    fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&p, &bytes[..20]).unwrap();
+    let err = cas.gc(false).unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("gc refuses"), "{err}");
+    assert_eq!(cas.status().unwrap().objects, before, "nothing was swept");
+    let v = cas.verify_object(&rep.root.digest()).unwrap();
+    assert!(v.corrupt.iter().any(|b| b.id == rep.root));
+}

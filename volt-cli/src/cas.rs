@@ -197,7 +197,7 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let tmp = p.with_file_name(format!(".{name}.volt-{}", std::process::id()));
             let io_err = |op, path: &Path, source| Error::Io { op, path: path.to_path_buf(), source };
-            let file = std::fs::File::create(&tmp).map_err(|e| io_err("create", &tmp, e))?;
+            let file = std::fs::File::create(&tmp).map_err(|e| io_err("create", &p, e))?;
             let n = match store.get(&target, Box::new(file)).await {
                 Ok(n) => n,
                 Err(e) => {

@@ -45,7 +45,7 @@ pub struct Cli {
     /// Output format [env: VOLT_OUTPUT] [default: table]
     #[arg(short, long, global = true, value_enum)]
     pub output: Option<Format>,
-    /// Print only identifiers (digests, names); no progress or notices
+    /// Print only identifiers (digests, names); no progress, notices or warnings
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// When to use colour [env: VOLT_COLOR] [default: auto]

@@ -35,12 +35,12 @@ fn main() -> ExitCode {
         ),
         Err(_) => (cli.output.unwrap_or(Format::Table), cli.color.unwrap_or(Color::Auto), cli.debug),
     };
-    init_logging(debug, cli.quiet);
     let colored = match color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    init_logging(debug, cli.quiet, colored);
     let result = config.and_then(|c| run(cli.command, c, cli.quiet));
     match result {
         Ok(view) => match view.print(format, cli.quiet) {
@@ -106,7 +106,7 @@ async fn interrupted() -> &'static str {
     }
 }
 
-fn init_logging(debug: bool, quiet: bool) {
+fn init_logging(debug: bool, quiet: bool, colored: bool) {
     let filter = match (debug, quiet) {
         (true, _) => "debug",
         (false, true) => "error",
@@ -115,6 +115,7 @@ fn init_logging(debug: bool, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(colored)
         .with_target(false)
         .without_time()
         .try_init();
