@@ -323,7 +323,7 @@ impl Cas {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("read object", self.blob_path(&id), e)),
             };
-            out.write_all(&buf[..k]).map_err(|e| Error::Output(e))?;
+            out.write_all(&buf[..k]).map_err(Error::Output)?;
             n += k as u64;
         }
     }
