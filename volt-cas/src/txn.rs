@@ -385,19 +385,45 @@ impl<'a> Txn<'a> {
         }
         let reader = io::Cursor::new(head).chain(r);
         let chunker = fastcdc::v2020::StreamCDC::new(reader, opts.chunk_min, opts.chunk_avg, opts.chunk_max);
-        let mut idx = ChunkIndex { size: 0, chunks: Vec::new() };
-        let mut all_existed = true;
-        for chunk in chunker {
-            let chunk = chunk.map_err(|e| match e {
-                fastcdc::v2020::Error::IoError(e) => Error::io("read", what, e),
-                other => Error::io("read", what, io::Error::other(other.to_string())),
-            })?;
-            hs.update(&chunk.data);
-            let cid = ObjectId::of(&chunk.data);
-            all_existed &= self.put_known(cid, &chunk.data, None)?;
-            idx.size += chunk.length as u64;
-            idx.chunks.push(Chunk { id: cid, len: chunk.length as u32 });
-        }
+        // Cutting chunks and hashing the whole stream is sequential; hashing and staging each
+        // chunk runs on a second thread. The channel bounds what is in memory to a few chunks.
+        let (chunks, all_existed) = std::thread::scope(|s| -> Result<(Vec<Chunk>, bool)> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+            let writer = s.spawn(move || -> Result<(Vec<Chunk>, bool)> {
+                let (mut chunks, mut existed) = (Vec::new(), true);
+                for data in rx {
+                    let cid = ObjectId::of(&data);
+                    existed &= self.put_known(cid, &data, None)?;
+                    chunks.push(Chunk { id: cid, len: data.len() as u32 });
+                }
+                Ok((chunks, existed))
+            });
+            let mut read_error = None;
+            for chunk in chunker {
+                match chunk {
+                    Ok(c) => {
+                        hs.update(&c.data);
+                        if tx.send(c.data).is_err() {
+                            break; // the writer failed; its error is reported below
+                        }
+                    }
+                    Err(e) => {
+                        read_error = Some(match e {
+                            fastcdc::v2020::Error::IoError(e) => Error::io("read", what, e),
+                            other => Error::io("read", what, io::Error::other(other.to_string())),
+                        });
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let written = writer.join().expect("chunk writer panicked");
+            match read_error {
+                Some(e) => Err(e),
+                None => written,
+            }
+        })?;
+        let idx = ChunkIndex { size: chunks.iter().map(|c| u64::from(c.len)).sum(), chunks };
         let digests = hs.finish();
         let id = digests[0].object_id().expect("blake3 first");
         let existed = if self.protect(&id)? {

@@ -438,3 +438,32 @@ fn gc_refuses_to_collect_when_a_tree_cannot_be_read() {
     let v = cas.verify_object(&rep.root.digest()).unwrap();
     assert!(v.corrupt.iter().any(|b| b.id == rep.root));
 }
+
+#[test]
+fn a_stream_that_fails_midway_stores_nothing_visible() {
+    let d = tempfile::tempdir().unwrap();
+    let cas = small_chunk_store(d.path());
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("device went away"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].iter_mut().enumerate().for_each(|(i, b)| *b = (i * 7 + self.0) as u8);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let txn = cas.begin().unwrap();
+    let err = txn.put_reader(&mut Failing(3 << 20), Path::new("disk.img"), &[], None).unwrap_err();
+    assert!(err.to_string().contains("disk.img"), "{err}");
+    drop(txn);
+    let st = cas.status().unwrap();
+    assert_eq!(st.objects, 0, "no chunk of the failed stream is visible");
+    let leftovers: Vec<_> = fs::read_dir(cas.root().join("objects"))
+        .unwrap()
+        .flat_map(|fan| fs::read_dir(fan.unwrap().path()).unwrap())
+        .collect();
+    assert!(leftovers.is_empty(), "staged chunks were discarded: {leftovers:?}");
+}
