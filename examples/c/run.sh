@@ -26,14 +26,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 $cc -Wall -Wextra -Werror -std=c11 "$here/cas.c" -I"$workspace/bindings/c/include" -L"$libdir" -lvolt -o "$tmp/cas"
 
-# A small tree: files, a subdirectory, an empty directory, duplicate content and a symlink.
 src=$tmp/tree
-mkdir -p "$src/etc" "$src/usr/share/doc" "$src/var/empty"
-printf 'demo\n' > "$src/etc/hostname"
-printf 'hello from a file\n' > "$src/usr/share/doc/README"
-printf 'hello from a file\n' > "$src/usr/share/doc/README.copy"
-head -c 100000 /dev/urandom > "$src/usr/share/blob.bin"
-ln -s ../usr/share/doc/README "$src/etc/motd"
+sh "$here/../make-tree.sh" "$src"
 
 mkdir "$tmp/root"
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/cas" "$tmp/root" "$src"

@@ -13,12 +13,7 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/src/etc" "$tmp/src/bin" "$tmp/src/empty"
-printf 'hello\n' >"$tmp/src/etc/motd"
-printf 'hello\n' >"$tmp/src/etc/motd.copy"
-printf '#!/bin/sh\necho hi\n' >"$tmp/src/bin/hi"
-chmod 0755 "$tmp/src/bin/hi"
-ln -s ../etc/motd "$tmp/src/bin/motd-link"
+sh "$here/../make-tree.sh" "$tmp/src"
 
 # A VOLT_CONFIG from the caller's shell would replace the config file under the root.
 env -u VOLT_ROOT -u VOLT_CONFIG "$py" "$here/cas.py" "$tmp/root" "$tmp/src"

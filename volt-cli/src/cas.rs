@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use volt_core::cas::{Algorithm, CheckoutMode, RefName};
-use volt_core::{Error, PutOptions, Result, Volt};
+use volt_core::{PutOptions, Result, Volt};
 
 use crate::cli::{CasCommand, Mode, RefsCommand};
 use crate::output::{bytes, fields, table, View};
@@ -192,23 +192,7 @@ pub async fn run(volt: &Volt, cmd: CasCommand, quiet: bool) -> Result<View> {
                 store.get(&target, Box::new(std::io::stdout())).await?;
                 return Ok(View::empty());
             };
-            // Written beside the destination and renamed over it only once complete, so a bad
-            // target or a failed read never leaves an empty or half-written file.
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let tmp = p.with_file_name(format!(".{name}.volt-{}", std::process::id()));
-            let io_err = |op, path: &Path, source| Error::Io { op, path: path.to_path_buf(), source };
-            let file = std::fs::File::create(&tmp).map_err(|e| io_err("create", &p, e))?;
-            let n = match store.get(&target, Box::new(file)).await {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
-            };
-            std::fs::rename(&tmp, &p).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                io_err("rename into place", &p, e)
-            })?;
+            let n = store.get_to_path(&target, &p).await?;
             let data = serde_json::json!({"target": target, "dest": p, "bytes": n});
             Ok(View::new(&data, format!("wrote {} to {}\n", bytes(n), p.display())).id(p.display().to_string()))
         }

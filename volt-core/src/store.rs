@@ -53,6 +53,13 @@ impl LocalStore {
     }
 }
 
+/// A name part unique within this process.
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Resolve a target (digest or ref name) against the engine.
 pub(crate) fn resolve_in(cas: &Cas, target: &str) -> Result<ObjectId> {
     match target.parse::<Digest>() {
@@ -105,6 +112,33 @@ impl Store for LocalStore {
             let n = c.get(&id.digest(), &mut out)?;
             out.flush().map_err(|e| Error::io("write", PathBuf::from("<output>"), e))?;
             Ok(n)
+        })
+        .await
+    }
+
+    async fn get_to_path(&self, target: &str, dest: &Path) -> Result<u64> {
+        let (t, dest) = (target.to_string(), dest.to_path_buf());
+        self.blocking(move |c| {
+            let id = resolve_in(c, &t)?;
+            let name = dest
+                .file_name()
+                .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file name", dest.display())))?;
+            let tmp = dest.with_file_name(format!(".{}.volt-tmp-{}", name.to_string_lossy(), unique()));
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| Error::io("create", &dest, e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let res = c
+                .get(&id.digest(), &mut out)
+                .map_err(Error::from)
+                .and_then(|n| out.flush().map(|()| n).map_err(|e| Error::io("write", &dest, e)))
+                .and_then(|n| std::fs::rename(&tmp, &dest).map(|()| n).map_err(|e| Error::io("rename", &dest, e)));
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res
         })
         .await
     }

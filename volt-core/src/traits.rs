@@ -37,6 +37,10 @@ pub trait Store: Send + Sync {
     async fn put_bytes(&self, data: Vec<u8>, opts: PutOptions) -> Result<PutOutcome>;
     /// Stream an object's bytes into `out`; returns the byte count.
     async fn get(&self, target: &str, out: Box<dyn Write + Send>) -> Result<u64>;
+    /// Write an object's bytes to the file `dest`, atomically: a temporary file beside it is
+    /// renamed over it only once complete, so a bad target or a failed read leaves `dest` as it
+    /// was, and a hardlinked checkout at `dest` is never written through. Returns the byte count.
+    async fn get_to_path(&self, target: &str, dest: &Path) -> Result<u64>;
     /// Read a whole object into memory.
     async fn read(&self, target: &str) -> Result<Vec<u8>>;
     /// Is the target stored?

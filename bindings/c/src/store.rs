@@ -1,10 +1,8 @@
 //! The store: `volt_store_t` and Stellarium's operations (put, get, build, checkout, verify, gc,
 //! refs). Reports cross as JSON strings.
 
-use std::ffi::{c_char, CString};
-use std::fs::{self, OpenOptions};
+use std::ffi::c_char;
 use std::future::Future;
-use std::io::BufWriter;
 use std::path::Path;
 
 use volt_core::cas::{CheckoutMode, RefName};
@@ -45,11 +43,16 @@ fn ref_arg(name: Option<&str>) -> Result<Option<RefName>> {
     name.map(|n| n.parse::<RefName>().map_err(|e| volt_error_t::from(volt_core::Error::from(e)))).transpose()
 }
 
-/// Render a report as JSON.
-fn to_json(value: &impl serde::Serialize) -> Result<CString> {
+/// Hand a report to C as a JSON string in `*out`.
+///
+/// # Safety
+/// `out` is non-NULL, aligned and writable.
+unsafe fn write_json(out: *mut *mut c_char, value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string(value)
         .map_err(|e| volt_error_t::new(volt_core::ErrorKind::General, format!("cannot encode JSON: {e}")))?;
-    Ok(crate::c_string(text))
+    // SAFETY: guaranteed by the caller.
+    unsafe { put_out(out, crate::c_string(text).into_raw()) };
+    Ok(())
 }
 
 /// Write a result to an out parameter.
@@ -59,10 +62,6 @@ fn to_json(value: &impl serde::Serialize) -> Result<CString> {
 unsafe fn put_out<T>(out: *mut T, value: T) {
     // SAFETY: guaranteed by the caller.
     unsafe { out.write(value) }
-}
-
-fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> volt_error_t {
-    volt_core::Error::Io { op, path: path.to_path_buf(), source }.into()
 }
 
 /// Open the SDK: the CLI's configuration, or with every path under `root` (which then wins
@@ -198,18 +197,7 @@ pub unsafe extern "C" fn volt_store_get(
         let store = unsafe { store_arg(store) }?;
         // SAFETY: the caller guarantees NULL or NUL-terminated strings.
         let (target, dest) = unsafe { (arg_str(target, "target")?, arg_str(dest_path, "dest_path")?) };
-        let dest = Path::new(dest);
-        let name = dest.file_name().ok_or_else(|| volt_error_t::usage(format!("{}: not a file path", dest.display())))?;
-        let id = store.run(store.store().resolve(target))?;
-        let tmp = dest.with_file_name(format!(".{}.volt-tmp{}", name.to_string_lossy(), std::process::id()));
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io_error("create", &tmp, e))?;
-        let written = store
-            .run(store.store().get(&id.to_string(), Box::new(BufWriter::new(file))))
-            .and_then(|_| fs::rename(&tmp, dest).map_err(|e| io_error("rename", dest, e)));
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written
+        store.run(store.store().get_to_path(target, Path::new(dest))).map(|_| ())
     })
 }
 
@@ -290,10 +278,8 @@ pub unsafe extern "C" fn volt_store_stat(
         let target = unsafe { arg_str(target, "target") }?;
         check_out(json_out, "json_out")?;
         let info = store.run(store.store().stat(target))?;
-        let json = to_json(&info)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &info) }
     })
 }
 
@@ -319,10 +305,8 @@ pub unsafe extern "C" fn volt_store_build(
         check_out(json_out, "json_out")?;
         let reference = ref_arg(reference)?;
         let report = store.run(store.store().build(Path::new(dir), reference))?;
-        let json = to_json(&report)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &report) }
     })
 }
 
@@ -354,10 +338,8 @@ pub unsafe extern "C" fn volt_store_checkout(
             Some(m) => m.parse::<CheckoutMode>().map_err(|e| volt_error_t::from(volt_core::Error::from(e)))?,
         };
         let report = store.run(store.store().checkout(target, Path::new(dest), mode))?;
-        let json = to_json(&report)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &report) }
     })
 }
 
@@ -381,10 +363,8 @@ pub unsafe extern "C" fn volt_store_verify(
         let target = unsafe { arg_opt_str(target, "target") }?;
         check_out(json_out, "json_out")?;
         let report = store.run(store.store().verify(target))?;
-        let json = to_json(&report)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &report) }
     })
 }
 
@@ -404,10 +384,8 @@ pub unsafe extern "C" fn volt_store_gc(
         let store = unsafe { store_arg(store) }?;
         check_out(json_out, "json_out")?;
         let report = store.run(store.store().gc(dry_run))?;
-        let json = to_json(&report)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &report) }
     })
 }
 
@@ -426,10 +404,8 @@ pub unsafe extern "C" fn volt_store_status(
         let store = unsafe { store_arg(store) }?;
         check_out(json_out, "json_out")?;
         let status = store.run(store.store().status())?;
-        let json = to_json(&status)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &status) }
     })
 }
 
@@ -449,10 +425,8 @@ pub unsafe extern "C" fn volt_store_dedup(
         let store = unsafe { store_arg(store) }?;
         check_out(json_out, "json_out")?;
         let report = store.run(store.store().dedup(top))?;
-        let json = to_json(&report)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &report) }
     })
 }
 
@@ -513,9 +487,7 @@ pub unsafe extern "C" fn volt_store_refs(
         let prefix = unsafe { arg_opt_str(prefix, "prefix") }?;
         check_out(json_out, "json_out")?;
         let refs = store.run(store.store().refs(prefix))?;
-        let json = to_json(&refs)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
-        unsafe { put_out(json_out, json.into_raw()) };
-        Ok(())
+        unsafe { write_json(json_out, &refs) }
     })
 }

@@ -1,10 +1,6 @@
 //! `volt.Store`: the content-addressed store (Stellarium) through [`volt_core::Volt`].
 
-use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -47,18 +43,6 @@ fn put_options(reference: Option<String>, also: Vec<String>) -> PyResult<PutOpti
         })
         .collect::<PyResult<Vec<_>>>()?;
     Ok(PutOptions { also, reference: opt_ref(reference)? })
-}
-
-/// A fresh name in `dest`'s directory for writing `dest` atomically.
-fn temp_beside(dest: &Path) -> PyResult<PathBuf> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = dest
-        .file_name()
-        .ok_or_else(|| error::usage(format!("dest_path {:?} does not name a file", dest.display().to_string())))?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".volt-tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
-    Ok(dest.with_file_name(tmp_name))
 }
 
 #[pymethods]
@@ -120,23 +104,7 @@ impl Store {
     /// Write an object's bytes to `dest_path`, atomically replacing it (a temporary file beside
     /// it is renamed over it); returns the byte count. `dest_path` is untouched on failure.
     fn get(&self, py: Python<'_>, target: String, dest_path: PathBuf) -> PyResult<u64> {
-        let tmp = temp_beside(&dest_path)?;
-        let store = self.volt.store();
-        block_on(py, async move {
-            let id = store.resolve(&target).await?;
-            let io = |op, path: &Path, source| volt_core::Error::Io { op, path: path.to_path_buf(), source };
-            let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io("create", &tmp, e))?;
-            let out: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 20, file));
-            let r = match store.get(&id.to_string(), out).await {
-                Ok(n) => std::fs::rename(&tmp, &dest_path).map(|()| n).map_err(|e| io("rename", &dest_path, e)),
-                Err(e) => Err(e),
-            };
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r
-        })?
-        .py_err()
+        block_on(py, self.volt.store().get_to_path(&target, &dest_path))?.py_err()
     }
 
     /// An object's bytes.
