@@ -80,6 +80,9 @@ struct BuildCache {
     generation: u64,
     /// Sorted by path, like the tree, so lookups are one merge pass.
     entries: Vec<(Vec<u8>, CacheRec)>,
+    /// The tree these entries made, when every entry of it is cached: if every path and stat
+    /// still matches, the tree is the same object and need not be assembled again.
+    root: Option<ObjectId>,
 }
 
 /// For each item (sorted by path), its record in the (sorted) cache, if any.
@@ -171,6 +174,9 @@ impl Cas {
         }
 
         let cache = self.load_cache(&dir);
+        if let Some(report) = self.unchanged(&items, &cache, reference)? {
+            return Ok(report);
+        }
         let hits = match_cache(&items, &cache);
         let txn = self.begin()?;
         // One lock and one lease write for the whole scan; gc waits for it.
@@ -224,6 +230,7 @@ impl Cas {
         let mut new_cache = BuildCache { generation: txn.generation(), ..BuildCache::default() };
         let mut skipped = Vec::new();
         let (mut files, mut cached) = (0usize, 0usize);
+        let mut complete = true;
         for (it, r) in items.iter().zip(results) {
             match r? {
                 None => skipped.push(String::from_utf8_lossy(&it.rel).into_owned()),
@@ -232,8 +239,9 @@ impl Cas {
                         files += 1;
                         cached += usize::from(hit);
                     }
-                    if let Some(rec) = rec {
-                        new_cache.entries.push((entry.path.clone(), rec));
+                    match rec {
+                        Some(rec) => new_cache.entries.push((entry.path.clone(), rec)),
+                        None => complete = false,
                     }
                     tree.entries.push(entry);
                 }
@@ -247,6 +255,7 @@ impl Cas {
         tracing::debug!(elapsed = ?t0.elapsed(), "tree stored");
         let new_objects = txn.commit(reference.map(|r| (r, &root)))?;
         tracing::debug!(elapsed = ?t0.elapsed(), "committed");
+        new_cache.root = (complete && skipped.is_empty()).then_some(root);
         self.save_cache(&dir, &new_cache);
         tracing::debug!(elapsed = ?t0.elapsed(), "cache saved");
         for s in &skipped {
@@ -257,6 +266,43 @@ impl Cas {
 }
 
 /// Everything below `dir` (not `dir` itself); subdirectories are walked in parallel.
+impl Cas {
+    /// If the walk found exactly the paths of the cached tree, each with an unchanged stat, the
+    /// tree is the cached one: lease it and point the ref at it without assembling it again.
+    fn unchanged(
+        &self,
+        items: &[Item],
+        cache: &BuildCache,
+        reference: Option<&RefName>,
+    ) -> Result<Option<BuildReport>> {
+        let Some(root) = cache.root else { return Ok(None) };
+        let same = items.len() == cache.entries.len()
+            && items.iter().zip(&cache.entries).all(|(it, (path, rec))| it.rel == *path && rec.key_matches(&it.st));
+        if !same {
+            return Ok(None);
+        }
+        let txn = self.begin()?;
+        // Only if no gc removed anything since: an interrupted sweep could have taken some of
+        // the tree's files and left the tree object itself.
+        if txn.generation() != cache.generation || !txn.protect_many(&[root], Some(cache.generation))?[0] {
+            return Ok(None);
+        }
+        txn.commit(reference.map(|r| (r, &root)))?;
+        let file_recs = || cache.entries.iter().filter(|(_, r)| r.id.is_some());
+        let files = file_recs().count();
+        Ok(Some(BuildReport {
+            root,
+            reference: reference.cloned(),
+            entries: items.len(),
+            files,
+            bytes: file_recs().map(|(_, r)| r.size).sum(),
+            new_objects: 0,
+            cached: files,
+            skipped: Vec::new(),
+        }))
+    }
+}
+
 fn walk(dir: &Path, rel: &[u8]) -> Result<Vec<Item>> {
     let mut out = Vec::new();
     for ent in fs::read_dir(dir).ctx("read directory", dir)? {

@@ -467,3 +467,55 @@ fn a_stream_that_fails_midway_stores_nothing_visible() {
         .collect();
     assert!(leftovers.is_empty(), "staged chunks were discarded: {leftovers:?}");
 }
+
+#[test]
+fn every_kind_of_change_is_seen_by_a_cached_rebuild() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    fixture(&src);
+    let cas = store(d.path());
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(1100));
+    settle();
+    let mut last = cas.build(&src, Some(&rn("t"))).unwrap().root;
+    let changes: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+        (
+            "chmod",
+            Box::new(|s: &Path| {
+                fs::set_permissions(s.join("etc/hostname"), fs::Permissions::from_mode(0o640)).unwrap()
+            }),
+        ),
+        (
+            "xattr",
+            Box::new(|s: &Path| {
+                rustix::fs::setxattr(s.join("etc/hostname"), "user.new", b"1", rustix::fs::XattrFlags::empty()).unwrap()
+            }),
+        ),
+        ("new empty file", Box::new(|s: &Path| fs::write(s.join("empty/new"), "").unwrap())),
+        ("delete", Box::new(|s: &Path| fs::remove_file(s.join("etc/empty-file")).unwrap())),
+        ("rename", Box::new(|s: &Path| fs::rename(s.join("etc/conf.d/same-b"), s.join("etc/conf.d/same-c")).unwrap())),
+        (
+            "retarget symlink",
+            Box::new(|s: &Path| {
+                fs::remove_file(s.join("usr/hostname-link")).unwrap();
+                std::os::unix::fs::symlink("/elsewhere", s.join("usr/hostname-link")).unwrap();
+            }),
+        ),
+        ("same-size rewrite", Box::new(|s: &Path| fs::write(s.join("etc/hostname"), "VOLT\n").unwrap())),
+    ];
+    for (what, change) in changes {
+        change(&src);
+        settle();
+        let rep = cas.build(&src, Some(&rn("t"))).unwrap();
+        assert_ne!(rep.root, last, "{what} was not noticed");
+        last = rep.root;
+        // And unchanged again: the same tree, straight from the cache.
+        let again = cas.build(&src, Some(&rn("t"))).unwrap();
+        assert_eq!(again.root, last, "after {what}");
+        assert_eq!(again.cached, again.files);
+        let dest = d.path().join(format!("co-{}", what.replace(' ', "-")));
+        cas.checkout(&again.root, &dest, CheckoutMode::Copy).unwrap();
+        let diffs = diff(&src, &dest);
+        assert!(diffs.is_empty(), "{what}: {diffs:#?}");
+    }
+}
