@@ -478,7 +478,8 @@ fn every_kind_of_change_is_seen_by_a_cached_rebuild() {
     let settle = || std::thread::sleep(std::time::Duration::from_millis(1100));
     settle();
     let mut last = cas.build(&src, Some(&rn("t"))).unwrap().root;
-    let changes: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Change = Box<dyn Fn(&Path)>;
+    let changes: Vec<(&str, Change)> = vec![
         (
             "chmod",
             Box::new(|s: &Path| {
