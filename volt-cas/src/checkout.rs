@@ -8,6 +8,7 @@
 //! - `Reflink` clones extents where the filesystem can, and otherwise falls back to copying,
 //!   saying so in the report.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -160,11 +161,16 @@ impl Cas {
             let p = target(e);
             fs::DirBuilder::new().mode(0o700).create(&p).ctx("create directory", &p)?;
         }
+        let sources = match mode {
+            CheckoutMode::Hardlink => self.link_sources(tree, c)?,
+            _ => vec![None; tree.entries.len()],
+        };
         // Everything but directories and hardlinks, in parallel.
         tree.entries
             .par_iter()
-            .filter(|e| !matches!(e.kind, EntryKind::Dir | EntryKind::Hardlink { .. }))
-            .try_for_each(|e| self.create_entry(e, &target(e), mode, c))?;
+            .zip(sources.par_iter())
+            .filter(|(e, _)| !matches!(e.kind, EntryKind::Dir | EntryKind::Hardlink { .. }))
+            .try_for_each(|(e, src)| self.create_entry(e, &target(e), mode, src.as_deref(), c))?;
         for e in &tree.entries {
             if let EntryKind::Hardlink { target: t } = &e.kind {
                 let from = dest.join(std::ffi::OsStr::from_bytes(t));
@@ -181,12 +187,12 @@ impl Cas {
         Ok(())
     }
 
-    fn create_entry(&self, e: &Entry, path: &Path, mode: CheckoutMode, c: &Counters) -> Result<()> {
+    fn create_entry(&self, e: &Entry, path: &Path, mode: CheckoutMode, src: Option<&Path>, c: &Counters) -> Result<()> {
         match &e.kind {
             EntryKind::File { id, .. } => match mode {
                 CheckoutMode::Hardlink => {
-                    let src = self.inode_for(id, &e.meta, c)?;
-                    match fs::hard_link(&src, path) {
+                    let src = src.expect("hardlink sources are prepared for every file");
+                    match fs::hard_link(src, path) {
                         Ok(()) => {
                             c.linked.fetch_add(1, Ordering::Relaxed);
                             Ok(())
@@ -242,37 +248,86 @@ impl Cas {
         meta::apply_fd(&f, m).ctx("set metadata", path)
     }
 
-    /// A store inode with `id`'s bytes and exactly `m`'s metadata, creating a variant if needed.
-    fn inode_for(&self, id: &ObjectId, m: &Meta, c: &Counters) -> Result<PathBuf> {
-        if self.kind_of(id) == Some(ObjectKind::Blob) {
-            let p = self.blob_path(id);
-            if meta::matches(&p, m).ctx("stat object", &p)? {
-                return Ok(p);
-            }
-        } else if !self.has(id) {
-            return Err(Error::ObjectNotFound(id.to_string()));
+    /// For hardlink mode: per entry, the store inode that carries the entry's bytes and exactly
+    /// its metadata — the object itself when it matches, else a variant (`<id>.m<key>`). Missing
+    /// variants are written to `tmp/`, made durable together with one `syncfs`, and only then
+    /// renamed into `objects/`, so a variant is never visible before its bytes are on disk.
+    fn link_sources(&self, tree: &Tree, c: &Counters) -> Result<Vec<Option<PathBuf>>> {
+        enum Src {
+            Ready(PathBuf),
+            Make(PathBuf),
         }
-        let v = self.variant_path(id, &m.key());
-        if v.exists() {
-            return Ok(v);
-        }
-        let dir = self.tmp_dir();
-        let tmp = dir.join(format!("variant-{}-{}", std::process::id(), rand_suffix()));
-        let res = (|| {
-            let f = self.write_copy(id, &tmp, false, c)?;
-            meta::apply_new_fd(&f, m).ctx("set metadata", &tmp)?;
-            f.sync_all().ctx("fsync", &tmp)?;
-            match rustix::fs::renameat_with(rustix::fs::CWD, &tmp, rustix::fs::CWD, &v, RenameFlags::NOREPLACE) {
-                Ok(()) => {
-                    c.variants.fetch_add(1, Ordering::Relaxed);
-                    Ok(())
+        let found: Vec<Option<Src>> = tree
+            .entries
+            .par_iter()
+            .map(|e| {
+                let EntryKind::File { id, .. } = &e.kind else { return Ok(None) };
+                if self.kind_of(id) == Some(ObjectKind::Blob) {
+                    let p = self.blob_path(id);
+                    if meta::matches(&p, &e.meta).ctx("stat object", &p)? {
+                        return Ok(Some(Src::Ready(p)));
+                    }
+                } else if !self.has(id) {
+                    return Err(Error::ObjectNotFound(id.to_string()));
                 }
-                Err(rustix::io::Errno::EXIST) => Ok(()),
-                Err(e) => Err(Error::io("publish variant", &v, e.into())),
+                let v = self.variant_path(id, &e.meta.key());
+                Ok(Some(if v.exists() { Src::Ready(v) } else { Src::Make(v) }))
+            })
+            .collect::<Result<_>>()?;
+        // Each missing variant once, however many entries need it.
+        let mut wanted: HashMap<&Path, &Entry> = HashMap::new();
+        for (src, e) in found.iter().zip(&tree.entries) {
+            if let Some(Src::Make(v)) = src {
+                wanted.entry(v.as_path()).or_insert(e);
             }
-        })();
-        let _ = fs::remove_file(&tmp);
-        res.map(|()| v)
+        }
+        if !wanted.is_empty() {
+            let staged: Vec<(PathBuf, &Path)> = wanted
+                .par_iter()
+                .map(|(v, e)| {
+                    let EntryKind::File { id, .. } = &e.kind else { unreachable!("only files need variants") };
+                    let tmp = self.tmp_dir().join(format!("variant-{}-{}", std::process::id(), rand_suffix()));
+                    let made = self
+                        .write_copy(id, &tmp, false, c)
+                        .and_then(|f| meta::apply_new_fd(&f, &e.meta).ctx("set metadata", &tmp));
+                    match made {
+                        Ok(()) => Ok((tmp, *v)),
+                        Err(err) => {
+                            let _ = fs::remove_file(&tmp);
+                            Err(err)
+                        }
+                    }
+                })
+                .collect::<Result<_>>()?;
+            let objects = File::open(self.objects_dir()).ctx("open objects", self.objects_dir())?;
+            rustix::fs::syncfs(&objects).ctx("sync store", self.objects_dir())?;
+            staged.par_iter().try_for_each(|(tmp, v)| {
+                let res = match rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    tmp,
+                    rustix::fs::CWD,
+                    *v,
+                    RenameFlags::NOREPLACE,
+                ) {
+                    Ok(()) => {
+                        c.variants.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    // Made meanwhile by a concurrent checkout: the same bytes and metadata.
+                    Err(rustix::io::Errno::EXIST) => Ok(()),
+                    Err(e) => Err(Error::io("publish variant", *v, e.into())),
+                };
+                let _ = fs::remove_file(tmp);
+                res
+            })?;
+        }
+        Ok(found
+            .into_iter()
+            .map(|s| match s {
+                Some(Src::Ready(p) | Src::Make(p)) => Some(p),
+                None => None,
+            })
+            .collect())
     }
 
     /// Create `path` with the bytes of `id` (cloned if `reflink` and possible, else copied).
