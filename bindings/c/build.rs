@@ -3,21 +3,18 @@
 
 use std::path::PathBuf;
 
+include!("header.rs");
+
 fn main() {
     let crate_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=header.rs");
     println!("cargo:rerun-if-env-changed=VOLT_UPDATE_HEADER");
 
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("read cbindgen.toml");
-    // Parse src/lib.rs and the modules it declares; no `cargo metadata` run from a build script.
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(crate_dir.join("src/lib.rs"))
-        .generate()
-        .expect("generate volt.h");
+    let bindings = generate_header(&crate_dir);
     bindings.write_to_file(out_dir.join("volt.h"));
     if std::env::var_os("VOLT_UPDATE_HEADER").is_some_and(|v| v == "1") {
         let committed = crate_dir.join("include/volt.h");
