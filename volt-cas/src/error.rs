@@ -80,23 +80,12 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The store directory is missing or not a store.
-    #[error("{}: not a store ({reason})", .path.display())]
-    NotAStore {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        reason: &'static str,
-    },
     /// A configuration value is out of range.
     #[error("invalid store option: {0}")]
     InvalidOption(String),
     /// Writing to the caller's output failed (e.g. a closed pipe).
     #[error("write output")]
     Output(#[source] io::Error),
-    /// The operation was interrupted (cancelled by the caller).
-    #[error("interrupted")]
-    Interrupted,
 }
 
 impl Error {

@@ -149,21 +149,6 @@ impl Cas {
         Ok(Cas { root, opts })
     }
 
-    /// Open an existing store without creating anything (for read-only commands).
-    ///
-    /// # Errors
-    /// [`Error::NotAStore`] if `root` lacks the store's directories.
-    pub fn open_existing(root: impl Into<PathBuf>, opts: Options) -> Result<Self> {
-        opts.validate()?;
-        let root = root.into();
-        for d in ["objects", "refs"] {
-            if !root.join(d).is_dir() {
-                return Err(Error::NotAStore { path: root, reason: "no objects/ or refs/ directory" });
-            }
-        }
-        Ok(Cas { root, opts })
-    }
-
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -352,25 +337,6 @@ impl Cas {
             r.read_exact(&mut head).is_ok() && head == *TREE_MAGIC
         };
         Ok(ObjectInfo { id, kind, size, chunks, tree, aliases: self.aliases_of(&id) })
-    }
-
-    /// Compute the digest of a file in `algorithm` without storing it (helper for callers that
-    /// need an OCI digest of bytes already in the store).
-    ///
-    /// # Errors
-    /// As [`Cas::open_object`].
-    pub fn digest_of(&self, id: &ObjectId, algorithm: Algorithm) -> Result<Digest> {
-        let mut r = self.open_object(id)?;
-        let mut hs = crate::hashing::Hashers::new(&[algorithm]);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = r.read(&mut buf).map_err(|e| Error::io("read object", self.blob_path(id), e))?;
-            if n == 0 {
-                break;
-            }
-            hs.update(&buf[..n]);
-        }
-        Ok(hs.finish().into_iter().next().expect("one algorithm requested"))
     }
 }
 

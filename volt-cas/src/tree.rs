@@ -145,14 +145,6 @@ impl Tree {
             })
             .sum()
     }
-
-    /// Content objects referenced by regular files.
-    pub fn file_ids(&self) -> impl Iterator<Item = (&ObjectId, u64)> {
-        self.entries.iter().filter_map(|e| match &e.kind {
-            EntryKind::File { id, size } => Some((id, *size)),
-            _ => None,
-        })
-    }
 }
 
 /// A relative path with no empty, `.` or `..` components and no leading `/`.
