@@ -93,11 +93,18 @@ pub(crate) fn unique_suffix() -> String {
 /// prune the (then empty) namespace directory between the two steps.
 fn create_in_dir(path: &Path) -> Result<File> {
     let dir = path.parent().expect("file has a parent");
+    // A pruning delete can remove a directory between any two steps: mkdir's "exists" answer
+    // and the file's creation can both be undone under us, so either failure is retried.
+    let racing = |e: &io::Error| matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists);
     let mut tries = 0;
     loop {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create directory", dir)?;
+        tries += 1;
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+            Err(e) if racing(&e) && tries < 100 => continue,
+            other => other.ctx("create directory", dir)?,
+        }
         match File::create(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 100 => tries += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 100 => continue,
             other => return other.ctx("create", path),
         }
     }

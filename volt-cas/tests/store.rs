@@ -183,11 +183,10 @@ fn verify_names_corrupt_objects_and_the_refs_they_break() {
 
     // Flip one byte of the hostname file's object.
     let id = ObjectId::of(b"volt\n");
-    let p = cas.root().join("objects").join(&id.to_hex()[..2]).join(id.to_hex());
+    let p = object_file(&cas, &id);
     let mut bytes = fs::read(&p).unwrap();
     bytes[0] ^= 0x20;
-    fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    fs::write(&p, &bytes).unwrap();
+    overwrite(&p, &bytes);
 
     let v = cas.verify_all().unwrap();
     assert!(!v.is_clean());
@@ -427,10 +426,9 @@ fn gc_refuses_to_collect_when_a_tree_cannot_be_read() {
     let rep = cas.build(&src, Some(&rn("t"))).unwrap();
     let before = cas.status().unwrap().objects;
     // Keep the tree magic but cut the body: what the tree reaches is now unknown.
-    let p = cas.root().join("objects").join(&rep.root.to_hex()[..2]).join(rep.root.to_hex());
+    let p = object_file(&cas, &rep.root);
     let bytes = fs::read(&p).unwrap();
-    fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    fs::write(&p, &bytes[..20]).unwrap();
+    overwrite(&p, &bytes[..20]);
     let err = cas.gc(false).unwrap_err();
     assert!(matches!(err, Error::Malformed { .. }), "{err}");
     assert!(err.to_string().contains("gc refuses"), "{err}");
@@ -519,4 +517,26 @@ fn every_kind_of_change_is_seen_by_a_cached_rebuild() {
         let diffs = diff(&src, &dest);
         assert!(diffs.is_empty(), "{what}: {diffs:#?}");
     }
+}
+
+#[test]
+fn refs_in_one_namespace_survive_concurrent_set_and_delete() {
+    let d = tempfile::tempdir().unwrap();
+    let cas = store(d.path());
+    let txn = cas.begin().unwrap();
+    let o = txn.put_bytes(b"target", None).unwrap();
+    txn.commit(Some((&rn("keep"), &o.id))).unwrap();
+    std::thread::scope(|s| {
+        for name in ["ns/sub/x", "ns/sub/y", "ns/z"] {
+            let (cas, id) = (&cas, o.id);
+            s.spawn(move || {
+                for _ in 0..300 {
+                    cas.set_ref(&rn(name), &id).unwrap();
+                    cas.delete_ref(&rn(name)).unwrap();
+                }
+            });
+        }
+    });
+    let names: Vec<String> = cas.list_refs(None).unwrap().into_iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(names, ["keep"]);
 }
