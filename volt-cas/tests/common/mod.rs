@@ -25,6 +25,18 @@ pub fn require_root(what: &str) -> bool {
     false
 }
 
+/// The file under `objects/` that holds a whole object.
+pub fn object_file(cas: &Cas, id: &volt_cas::ObjectId) -> PathBuf {
+    let hex = id.to_hex();
+    cas.root().join("objects").join(&hex[..2]).join(hex)
+}
+
+/// Replace a stored object's bytes behind the store's back (objects are read-only files).
+pub fn overwrite(path: &Path, bytes: &[u8]) {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
 pub fn store(dir: &Path) -> Cas {
     Cas::open(dir.join("cas"), Options::default().with_cache_dir(dir.join("cache"))).unwrap()
 }

@@ -34,23 +34,7 @@ from ._errors import (
 )
 from ._volt import Store, __version__
 
-__all__ = [
-    "__version__",
-    "Store",
-    "types",
-    "VoltError",
-    "GeneralError",
-    "UsageError",
-    "NotFoundError",
-    "AlreadyExistsError",
-    "VoltPermissionError",
-    "DaemonError",
-    "VoltTimeoutError",
-    "NetworkError",
-    "ConflictError",
-    "DependencyError",
-    "ResourceError",
-    "InvalidConfigError",
-    "VoltInterruptedError",
-    "ERRORS_BY_KIND",
-]
+from . import _errors
+
+__all__ = ["__version__", "Store", "types"]
+__all__ += _errors.__all__
