@@ -34,7 +34,25 @@ from ._errors import (
 )
 from ._volt import Store, __version__
 
-from . import _errors
-
-__all__ = ["__version__", "Store", "types"]
-__all__ += _errors.__all__
+# Listed out (not built from _errors.__all__) because type checkers and mypy.stubtest only read
+# a literal __all__.
+__all__ = [
+    "__version__",
+    "Store",
+    "types",
+    "VoltError",
+    "GeneralError",
+    "UsageError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "VoltPermissionError",
+    "DaemonError",
+    "VoltTimeoutError",
+    "NetworkError",
+    "ConflictError",
+    "DependencyError",
+    "ResourceError",
+    "InvalidConfigError",
+    "VoltInterruptedError",
+    "ERRORS_BY_KIND",
+]
