@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::digest::ObjectId;
 use crate::error::{IoContext, Result};
+use crate::links::LINKS_MAGIC;
 use crate::store::{Cas, ObjectKind};
 use crate::tree::{EntryKind, TREE_MAGIC};
 
@@ -86,30 +87,43 @@ impl Cas {
         Ok((out, staged))
     }
 
+    /// The first eight bytes of an object, if it has that many.
+    fn magic(&self, id: &ObjectId) -> Option<[u8; 8]> {
+        let mut head = [0u8; 8];
+        self.open_object(id).ok().and_then(|mut r| r.read_exact(&mut head).ok().map(|_| head))
+    }
+
     /// Does the object's content start with the tree magic?
     pub(crate) fn is_tree(&self, id: &ObjectId) -> bool {
-        let mut head = [0u8; 8];
-        self.open_object(id).is_ok_and(|mut r| r.read_exact(&mut head).is_ok() && head == *TREE_MAGIC)
+        self.magic(id).is_some_and(|m| m == *TREE_MAGIC)
     }
 
     /// Mark `root` and everything it reaches into `seen`; ids that should exist but do not go
-    /// into `missing`. Roots that are trees are descended into; file contents never are.
+    /// into `missing`. Trees are descended into (file contents never are); link objects are
+    /// followed to whatever they list, trees and other link objects included.
     pub(crate) fn mark(&self, root: &ObjectId, r: &mut Reach) {
-        if !self.mark_one(root, r) {
-            return;
-        }
-        if !self.is_tree(root) {
-            return;
-        }
-        match self.read_tree(root) {
-            Ok(tree) => {
-                for e in &tree.entries {
-                    if let EntryKind::File { id, .. } = &e.kind {
-                        self.mark_one(id, r);
-                    }
-                }
+        let mut stack = vec![*root];
+        while let Some(id) = stack.pop() {
+            if !self.mark_one(&id, r) {
+                continue;
             }
-            Err(e) => r.damaged.push((*root, e.to_string())),
+            match self.magic(&id) {
+                Some(m) if m == *TREE_MAGIC => match self.read_tree(&id) {
+                    Ok(tree) => {
+                        for e in &tree.entries {
+                            if let EntryKind::File { id, .. } = &e.kind {
+                                self.mark_one(id, r);
+                            }
+                        }
+                    }
+                    Err(e) => r.damaged.push((id, e.to_string())),
+                },
+                Some(m) if m == *LINKS_MAGIC => match self.read_links(&id) {
+                    Ok(links) => stack.extend(links.ids),
+                    Err(e) => r.damaged.push((id, e.to_string())),
+                },
+                _ => {}
+            }
         }
     }
 

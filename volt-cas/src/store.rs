@@ -1,7 +1,7 @@
 //! The store itself: layout on disk, opening, reading objects and resolving aliases.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -267,15 +267,45 @@ impl Cas {
     /// # Errors
     /// [`Error::ObjectNotFound`], or I/O errors.
     pub fn open_object(&self, id: &ObjectId) -> Result<ObjectReader<'_>> {
+        self.open_object_at(id, 0)
+    }
+
+    /// Open an object for streaming reads from byte `offset` (clamped to its size). The reader
+    /// does not borrow the store, so it can move to another thread or task.
+    ///
+    /// # Errors
+    /// [`Error::ObjectNotFound`], or I/O errors.
+    pub fn open_object_at(&self, id: &ObjectId, offset: u64) -> Result<ObjectReader<'static>> {
         let p = self.blob_path(id);
         match File::open(&p) {
-            Ok(f) => Ok(ObjectReader { cas: self, inner: Inner::Blob(f) }),
+            Ok(mut f) => {
+                if offset > 0 {
+                    f.seek(io::SeekFrom::Start(offset)).map_err(|e| Error::io("seek object", &p, e))?;
+                }
+                Ok(ObjectReader { _store: std::marker::PhantomData, inner: Inner::Blob(f) })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let idx = self.read_index(id)?;
-                Ok(ObjectReader {
-                    cas: self,
-                    inner: Inner::Chunks { chunks: idx.chunks.into_iter().map(|c| c.id).collect(), next: 0, cur: None },
-                })
+                let (mut skip, mut first) = (offset, idx.chunks.len());
+                for (i, c) in idx.chunks.iter().enumerate() {
+                    if skip < u64::from(c.len) {
+                        first = i;
+                        break;
+                    }
+                    skip -= u64::from(c.len);
+                }
+                let chunks: Vec<PathBuf> = idx.chunks[first..].iter().map(|c| self.blob_path(&c.id)).collect();
+                let mut r = ObjectReader {
+                    _store: std::marker::PhantomData,
+                    inner: Inner::Chunks { chunks, next: 0, cur: None },
+                };
+                if first < idx.chunks.len() && skip > 0 {
+                    r.open_next_chunk()?;
+                    if let Inner::Chunks { cur: Some(f), .. } = &mut r.inner {
+                        f.seek(io::SeekFrom::Start(skip)).map_err(|e| Error::io("seek chunk", &p, e))?;
+                    }
+                }
+                Ok(r)
             }
             Err(e) => Err(Error::io("open object", p, e)),
         }
@@ -342,13 +372,35 @@ impl Cas {
 
 /// A streaming reader over one object, whole or chunked.
 pub struct ObjectReader<'a> {
-    cas: &'a Cas,
+    _store: std::marker::PhantomData<&'a Cas>,
     inner: Inner,
 }
 
 enum Inner {
     Blob(File),
-    Chunks { chunks: Vec<ObjectId>, next: usize, cur: Option<File> },
+    Chunks { chunks: Vec<PathBuf>, next: usize, cur: Option<File> },
+}
+
+impl ObjectReader<'_> {
+    pub(crate) fn from_file(f: File) -> ObjectReader<'static> {
+        ObjectReader { _store: std::marker::PhantomData, inner: Inner::Blob(f) }
+    }
+
+    pub(crate) fn from_chunks(chunks: Vec<PathBuf>) -> ObjectReader<'static> {
+        ObjectReader { _store: std::marker::PhantomData, inner: Inner::Chunks { chunks, next: 0, cur: None } }
+    }
+
+    fn open_next_chunk(&mut self) -> Result<bool> {
+        let Inner::Chunks { chunks, next, cur } = &mut self.inner else { return Ok(false) };
+        if *next >= chunks.len() {
+            *cur = None;
+            return Ok(false);
+        }
+        let p = &chunks[*next];
+        *next += 1;
+        *cur = Some(File::open(p).map_err(|e| Error::io("open chunk", p, e))?);
+        Ok(true)
+    }
 }
 
 impl std::fmt::Debug for ObjectReader<'_> {
@@ -361,20 +413,21 @@ impl Read for ObjectReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Blob(f) => f.read(buf),
-            Inner::Chunks { chunks, next, cur } => loop {
-                if let Some(f) = cur {
+            Inner::Chunks { .. } => loop {
+                if let Inner::Chunks { cur: Some(f), .. } = &mut self.inner {
                     let n = f.read(buf)?;
                     if n > 0 {
                         return Ok(n);
                     }
                 }
-                if *next >= chunks.len() {
-                    return Ok(0);
+                match self.open_next_chunk() {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(0),
+                    Err(Error::Io { source, path, .. }) => {
+                        return Err(io::Error::new(source.kind(), format!("chunk {}: {source}", path.display())))
+                    }
+                    Err(e) => return Err(io::Error::other(e.to_string())),
                 }
-                let p = self.cas.blob_path(&chunks[*next]);
-                *next += 1;
-                *cur =
-                    Some(File::open(&p).map_err(|e| io::Error::new(e.kind(), format!("chunk {}: {e}", p.display())))?);
             },
         }
     }

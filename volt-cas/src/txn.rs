@@ -477,6 +477,33 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Open an object for reading: one this transaction staged (not yet visible to anyone else)
+    /// or one already in the store.
+    ///
+    /// # Errors
+    /// [`Error::ObjectNotFound`], I/O errors.
+    pub fn open_object(&self, id: &ObjectId) -> Result<crate::store::ObjectReader<'static>> {
+        let staged = |id: &ObjectId| self.state.lock().expect("lock poisoned").pending.get(id).cloned();
+        match staged(id) {
+            None => self.cas.open_object_at(id, 0),
+            Some((staged_path, fin)) if fin.to_string_lossy().ends_with(".idx") => {
+                let bytes = fs::read(&staged_path).ctx("read staged chunk index", &staged_path)?;
+                let idx = crate::chunk::ChunkIndex::decode(&bytes)
+                    .map_err(|reason| Error::Malformed { digest: format!("chunk index {id}"), reason })?;
+                let paths = idx
+                    .chunks
+                    .iter()
+                    .map(|c| staged(&c.id).map_or_else(|| self.cas.blob_path(&c.id), |(p, _)| p))
+                    .collect();
+                Ok(crate::store::ObjectReader::from_chunks(paths))
+            }
+            Some((staged_path, _)) => {
+                let f = File::open(&staged_path).ctx("open staged object", &staged_path)?;
+                Ok(crate::store::ObjectReader::from_file(f))
+            }
+        }
+    }
+
     /// Record that `digest` (a SHA-2 digest of the same bytes) names `id`.
     pub fn add_alias(&self, digest: Digest, id: ObjectId) {
         if digest.algorithm != Algorithm::Blake3 {

@@ -64,6 +64,12 @@ pub enum Command {
     /// Stellarium, the content-addressed store (objects, trees, refs)
     #[command(subcommand)]
     Cas(CasCommand),
+    /// OCI images: import, pull, push, export, list, inspect, tag, remove
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// The built-in OCI registry (serve, tokens)
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Print a shell completion script
     #[command(after_help = "Example:\n  volt completion bash > /etc/bash_completion.d/volt")]
     Completion {
@@ -211,4 +217,146 @@ pub enum Mode {
     Reflink,
     /// Private copies
     Copy,
+}
+
+/// Registry credentials and transport, shared by pull and push.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Log in as USER:PASSWORD (for Volt's registry: any user, a token as the password)
+    #[arg(long, value_name = "USER:PASSWORD", env = "VOLT_REGISTRY_CREDS", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// Send this bearer token as is (e.g. from `volt registry token create`)
+    #[arg(long, value_name = "TOKEN", env = "VOLT_REGISTRY_TOKEN", hide_env_values = true, conflicts_with = "creds")]
+    pub token: Option<String>,
+    /// Allow plain HTTP to a registry that is not on loopback (loopback registries always may)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust this PEM CA certificate too (a registry with a private CA)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+}
+
+/// `volt image …`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import an image from an OCI layout (dir or tar), a docker-archive tar, or a root filesystem (dir or tarball)
+    #[command(after_help = "The format is recognised from the content. Layers are checked before anything is kept: \
+        absolute paths, '..', links leaving the root, writes through symlinks and decompression bombs are refused.\n\n\
+        Examples:\n  volt image import ./busybox-oci --name busybox:1.36\n  \
+        volt image import debian.tar --name debian:12      # docker save output\n  \
+        volt image import ./rootfs --name base             # a plain directory")]
+    Import {
+        /// Path to import
+        path: PathBuf,
+        /// Local name, NAME[:TAG] (tag defaults to latest)
+        #[arg(long, short)]
+        name: String,
+    },
+    /// Pull an image from an OCI registry
+    #[command(
+        after_help = "Blobs already in the store are not downloaded. Plain HTTP is used for loopback registries \
+        only, unless --insecure.\n\nExamples:\n  volt image pull 127.0.0.1:5000/busybox:1.36\n  \
+        volt image pull registry.example.com/team/app:v2 --creds ci:$TOKEN --name app:v2"
+    )]
+    Pull {
+        /// Reference: [REGISTRY/]REPOSITORY[:TAG][@DIGEST]
+        reference: String,
+        /// Local name (default: the reference without docker.io/ and library/)
+        #[arg(long, short)]
+        name: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Push a local image to an OCI registry
+    #[command(after_help = "Blobs the registry already has are not uploaded.\n\nExamples:\n  \
+        volt image push busybox:1.36 127.0.0.1:5000/busybox:1.36 --token $(volt -q registry token create --repo busybox --actions pull,push)")]
+    Push {
+        /// Local image, NAME[:TAG]
+        image: String,
+        /// Destination reference (default: the image's own name)
+        destination: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// List local images
+    #[command(alias = "ls")]
+    List,
+    /// Show an image's config, layers and tree
+    Inspect {
+        /// Image, NAME[:TAG]
+        image: String,
+    },
+    /// Give an image another name
+    Tag {
+        /// Existing image, NAME[:TAG]
+        source: String,
+        /// New name, NAME[:TAG]
+        target: String,
+    },
+    /// Remove an image name (content goes at the next `volt cas gc` if unused)
+    #[command(alias = "remove")]
+    Rm {
+        /// Image(s), NAME[:TAG]
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Write an image as an OCI image layout: a directory, or a tar file if DEST ends in .tar
+    #[command(after_help = "Examples:\n  volt image export busybox:1.36 ./busybox-oci\n  \
+        skopeo copy oci:./busybox-oci:1.36 docker://127.0.0.1:5000/busybox:1.36")]
+    Export {
+        /// Image, NAME[:TAG]
+        image: String,
+        /// Destination directory (new or empty) or .tar file
+        dest: PathBuf,
+    },
+}
+
+/// `volt registry …`
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Serve the OCI Distribution API from the store
+    #[command(after_help = "Binds 127.0.0.1 unless --bind says otherwise. SIGINT/SIGTERM stop accepting connections \
+        and let requests in flight finish.\n\nExamples:\n  volt registry serve --port 5000\n  \
+        volt registry serve --bind 0.0.0.0 --port 443 --tls-cert cert.pem --tls-key key.pem")]
+    Serve {
+        /// Port to listen on
+        #[arg(long, short, default_value_t = 5000)]
+        port: u16,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// PEM certificate chain (serve HTTPS; needs --tls-key)
+        #[arg(long, requires = "tls_key", value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key
+        #[arg(long, requires = "tls_cert", value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Bearer tokens for the registry
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `volt registry token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a signed token scoped to repositories and actions
+    #[command(after_help = "Use it as a bearer token (skopeo --registry-token, volt image push --token) or as the \
+        password of a login with any user name (podman login, skopeo --creds, oras).\n\nExamples:\n  \
+        volt registry token create --repo busybox --actions pull,push --ttl 1h\n  \
+        volt registry token create --repo 'team/*' --actions pull --ttl 7d")]
+    Create {
+        /// Repository, NAME/* (everything under NAME/) or * (repeatable)
+        #[arg(long = "repo", required = true)]
+        repos: Vec<String>,
+        /// Comma-separated: pull, push, delete, or *
+        #[arg(long, default_value = "pull")]
+        actions: String,
+        /// Lifetime: 90s, 15m, 1h, 7d
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Who the token is for (recorded in the token)
+        #[arg(long, default_value = "cli")]
+        subject: String,
+    },
 }

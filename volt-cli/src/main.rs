@@ -4,6 +4,7 @@
 mod cas;
 mod cli;
 mod generate;
+mod image;
 mod output;
 mod progress;
 
@@ -70,32 +71,47 @@ fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View>
             let human = format!("wrote {} man pages to {}\n", files.len(), dir.display());
             Ok(View::new(&files, human).id(dir.display().to_string()))
         }
-        Command::Cas(cmd) => {
+        Command::Cas(cmd) => with_volt(config, |volt| async move { cas::run(&volt, cmd, quiet).await }),
+        Command::Image(cmd) => with_volt(config, |volt| async move { image::run(&volt, cmd, quiet).await }),
+        Command::Registry(cmd) => {
+            // The server handles SIGINT/SIGTERM itself (it drains requests in flight).
             let volt = Volt::open(config)?;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| volt_core::Error::Task(e.to_string()))?;
-            rt.block_on(async {
-                tokio::select! {
-                    r = cas::run(&volt, cmd, quiet) => r,
-                    sig = interrupted() => {
-                        // The store stays consistent (staged objects are only published on
-                        // commit; gc removes leftovers), so leave without waiting for the work.
-                        eprintln!(
-                            "volt: interrupted by {sig}; the store is consistent \
-                             (`volt cas gc` removes what the command had staged)"
-                        );
-                        std::process::exit(ErrorKind::Interrupted.exit_code());
-                    }
-                }
-            })
+            runtime(true)?.block_on(image::registry(&volt, cmd, quiet))
         }
     }
 }
 
+fn runtime(multi: bool) -> volt_core::Result<tokio::runtime::Runtime> {
+    let mut b =
+        if multi { tokio::runtime::Builder::new_multi_thread() } else { tokio::runtime::Builder::new_current_thread() };
+    b.enable_all().build().map_err(|e| volt_core::Error::Task(e.to_string()))
+}
+
+/// Open Volt and run one command on a runtime; SIGINT/SIGTERM end the process with exit 13.
+fn with_volt<F, Fut>(config: Config, f: F) -> volt_core::Result<View>
+where
+    F: FnOnce(Volt) -> Fut,
+    Fut: std::future::Future<Output = volt_core::Result<View>>,
+{
+    let volt = Volt::open(config)?;
+    runtime(true)?.block_on(async {
+        tokio::select! {
+            r = f(volt) => r,
+            sig = interrupted() => {
+                // The store stays consistent (staged objects are only published on commit; gc
+                // removes leftovers), so leave without waiting for the work.
+                eprintln!(
+                    "volt: interrupted by {sig}; the store is consistent \
+                     (`volt cas gc` removes what the command had staged)"
+                );
+                std::process::exit(ErrorKind::Interrupted.exit_code());
+            }
+        }
+    })
+}
+
 /// Resolves on SIGINT or SIGTERM, naming the signal.
-async fn interrupted() -> &'static str {
+pub(crate) async fn interrupted() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return std::future::pending().await;

@@ -87,6 +87,44 @@ impl Default for CasConfig {
     }
 }
 
+/// Image import limits (`images:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageSettings {
+    /// Most bytes one layer may expand to.
+    pub max_layer_size: u64,
+    /// Most a compressed layer may expand, as a multiple of its compressed size...
+    pub max_expansion_ratio: u64,
+    /// ...once it has expanded beyond this many bytes.
+    pub expansion_floor: u64,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings { max_layer_size: 64 << 30, max_expansion_ratio: 200, expansion_floor: 256 << 20 }
+    }
+}
+
+/// Registry settings (`registry:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Pull without a token.
+    pub anonymous_pull: bool,
+    /// Seconds an idle upload session lives.
+    pub upload_ttl: u64,
+    /// Seconds a blob pushed but not yet referenced by a manifest is kept.
+    pub blob_grace: u64,
+    /// Largest manifest accepted (bytes).
+    pub max_manifest_size: u64,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings { anonymous_pull: true, upload_ttl: 3600, blob_grace: 3600, max_manifest_size: 4 << 20 }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -110,6 +148,10 @@ pub struct Config {
     pub audit: bool,
     /// Stellarium settings.
     pub cas: CasConfig,
+    /// Image import limits.
+    pub images: ImageSettings,
+    /// Registry settings.
+    pub registry: RegistrySettings,
     /// Where this configuration was read from (not a file key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -130,6 +172,8 @@ impl Default for Config {
             compose_file: PathBuf::from("volt-compose.yaml"),
             audit: true,
             cas: CasConfig::default(),
+            images: ImageSettings::default(),
+            registry: RegistrySettings::default(),
             source: None,
             paths_override: None,
         }

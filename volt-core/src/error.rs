@@ -157,6 +157,27 @@ pub enum Error {
     /// A background task failed to complete.
     #[error("internal task failed: {0}")]
     Task(String),
+    /// Image content Volt refuses: malformed, unsafe or too large. Nothing of it is kept.
+    #[error("{what}: {reason}")]
+    InvalidImage {
+        /// What was being read (a layer digest, "manifest", a path).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The operation conflicts with the state of something else (an image in use, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// A remote registry refused or failed a request.
+    #[error("{registry}: {reason}")]
+    Remote {
+        /// Registry host (and repository).
+        registry: String,
+        /// What happened.
+        reason: String,
+        /// Category, from the HTTP status or transport failure.
+        kind: ErrorKind,
+    },
 }
 
 impl Error {
@@ -181,8 +202,14 @@ impl Error {
             Error::Io { source, .. } => io_kind(source),
             Error::Unsupported(_) => ErrorKind::Dependency,
             Error::Task(_) => ErrorKind::General,
-            Error::InvalidState { .. } => ErrorKind::Conflict,
+            Error::InvalidState { .. } | Error::Conflict(_) => ErrorKind::Conflict,
+            Error::InvalidImage { .. } => ErrorKind::Usage,
+            Error::Remote { kind, .. } => *kind,
         }
+    }
+
+    pub(crate) fn invalid_image(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidImage { what: what.into(), reason: reason.into() }
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {

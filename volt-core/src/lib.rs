@@ -10,14 +10,18 @@
 mod audit;
 mod config;
 mod error;
+mod fsutil;
+pub mod image;
+pub mod oci;
 mod paths;
+pub mod registry;
 mod store;
 mod traits;
 mod volt;
 mod workload;
 
 pub use audit::{AuditLog, AuditRecord};
-pub use config::{CasConfig, ColorMode, Config, OutputFormat};
+pub use config::{CasConfig, ColorMode, Config, ImageSettings, OutputFormat, RegistrySettings};
 pub use error::{Error, ErrorKind, Result};
 pub use paths::Paths;
 pub use store::LocalStore;

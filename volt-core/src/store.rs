@@ -20,12 +20,25 @@ use crate::traits::{PutOptions, Store};
 pub struct LocalStore {
     cas: Arc<Cas>,
     audit: AuditLog,
+    /// Registry blob links unreferenced for this long are dropped before each gc.
+    registry_grace: std::time::Duration,
 }
 
 impl LocalStore {
     /// Wrap an open store.
     pub fn new(cas: Cas, audit: AuditLog) -> Self {
-        LocalStore { cas: Arc::new(cas), audit }
+        LocalStore { cas: Arc::new(cas), audit, registry_grace: default_grace() }
+    }
+
+    /// Share an already-open store (the image and registry layers use the same one).
+    pub fn from_shared(cas: Arc<Cas>, audit: AuditLog) -> Self {
+        LocalStore { cas, audit, registry_grace: default_grace() }
+    }
+
+    /// How long a registry blob that no manifest references survives gc.
+    pub fn with_registry_grace(mut self, grace: std::time::Duration) -> Self {
+        self.registry_grace = grace;
+        self
     }
 
     /// The engine underneath, for callers that want its synchronous API.
@@ -51,6 +64,10 @@ impl LocalStore {
         }
         r
     }
+}
+
+fn default_grace() -> std::time::Duration {
+    std::time::Duration::from_secs(crate::config::RegistrySettings::default().blob_grace)
 }
 
 /// A name part unique within this process.
@@ -194,7 +211,15 @@ impl Store for LocalStore {
         if dry_run {
             return self.blocking(move |c| Ok(c.gc(true)?)).await;
         }
-        self.audited("cas.gc", "store".into(), move |c| Ok(c.gc(false)?)).await
+        let grace = self.registry_grace;
+        self.audited("cas.gc", "store".into(), move |c| {
+            let pruned = crate::registry::prune(c, grace)?;
+            if pruned > 0 {
+                tracing::info!(pruned, "dropped registry blob links no manifest references");
+            }
+            Ok(c.gc(false)?)
+        })
+        .await
     }
 
     async fn status(&self) -> Result<Status> {

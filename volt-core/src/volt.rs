@@ -7,7 +7,9 @@ use volt_cas::Cas;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::error::Result;
+use crate::image::Images;
 use crate::paths::Paths;
+use crate::registry::RegistryStore;
 use crate::store::LocalStore;
 use crate::traits::Store;
 
@@ -26,6 +28,8 @@ pub struct Volt {
     paths: Paths,
     audit: AuditLog,
     store: Arc<dyn Store>,
+    images: Option<Images>,
+    registry: Option<RegistryStore>,
 }
 
 impl std::fmt::Debug for Volt {
@@ -43,17 +47,44 @@ impl Volt {
     pub fn open(config: Config) -> Result<Self> {
         let paths = config.paths();
         let audit = if config.audit { AuditLog::new(paths.audit_log()) } else { AuditLog::disabled() };
-        let cas = Cas::open(paths.cas_dir(), config.cas_options())?;
+        let cas = Arc::new(Cas::open(paths.cas_dir(), config.cas_options())?);
         tracing::debug!(store = %paths.cas_dir().display(), "opened Stellarium store");
-        let store: Arc<dyn Store> = Arc::new(LocalStore::new(cas, audit.clone()));
-        Ok(Volt { config, paths, audit, store })
+        let grace = std::time::Duration::from_secs(config.registry.blob_grace);
+        let store: Arc<dyn Store> =
+            Arc::new(LocalStore::from_shared(cas.clone(), audit.clone()).with_registry_grace(grace));
+        let registry = RegistryStore::new(cas.clone(), config.registry.clone(), audit.clone());
+        let images = Images::new(cas, paths.clone(), audit.clone(), crate::image::limits_from(&config.images));
+        Ok(Volt { config, paths, audit, store, images: Some(images), registry: Some(registry) })
     }
 
     /// Open with a store backend of the caller's choosing.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Self {
         let paths = config.paths();
         let audit = if config.audit { AuditLog::new(paths.audit_log()) } else { AuditLog::disabled() };
-        Volt { config, paths, audit, store }
+        Volt { config, paths, audit, store, images: None, registry: None }
+    }
+
+    /// Local images (import, pull, push, export, container roots). Only available when the
+    /// store is the local Stellarium store ([`Volt::open`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for a [`Volt::with_store`] facade.
+    pub fn images(&self) -> Result<&Images> {
+        self.images.as_ref().ok_or_else(|| {
+            crate::Error::Unsupported(
+                "images need the local Stellarium store (this Volt was built with another store)".into(),
+            )
+        })
+    }
+
+    /// The registry's storage (what `volt registry serve` serves).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for a [`Volt::with_store`] facade.
+    pub fn registry(&self) -> Result<&RegistryStore> {
+        self.registry
+            .as_ref()
+            .ok_or_else(|| crate::Error::Unsupported("the registry needs the local Stellarium store".into()))
     }
 
     /// The store backend.

@@ -1,0 +1,177 @@
+//! Container root filesystems from images: one shared, read-only hardlink checkout per image
+//! tree, and per container an overlayfs on top of it (or a private copy where overlayfs cannot
+//! be mounted).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use volt_cas::CheckoutMode;
+
+use super::{ImageName, Images};
+use crate::error::{Error, Result};
+
+/// How a container root was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootfsMode {
+    /// overlayfs: the shared image checkout below, `upper/` and `work/` of the container above.
+    Overlay,
+    /// A private copy of the image (no overlayfs here).
+    Copy,
+}
+
+/// A container root made by [`Images::create_rootfs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootfsMount {
+    /// The root the container sees (`<container dir>/rootfs`).
+    pub path: PathBuf,
+    /// How it was made.
+    pub mode: RootfsMode,
+    /// The shared read-only image checkout (overlay mode).
+    pub lower: Option<PathBuf>,
+    /// The container's writable layer (overlay mode).
+    pub upper: Option<PathBuf>,
+}
+
+const STATE_FILE: &str = "rootfs.json";
+
+impl Images {
+    /// The shared read-only checkout of an image's tree, made on first use. Every image with
+    /// the same tree shares one checkout.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown image; store and I/O errors.
+    pub fn shared_root(&self, name: &ImageName) -> Result<PathBuf> {
+        let rec = self.inspect(name)?;
+        let roots = self.paths.images_dir().join("roots");
+        let dest = roots.join(rec.tree.to_hex());
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        fs::create_dir_all(&roots).map_err(|e| Error::io("create", &roots, e))?;
+        let tmp = roots.join(format!(".tmp-{}-{}", rec.tree.to_hex(), std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        self.cas.checkout(&rec.tree, &tmp, CheckoutMode::Hardlink)?;
+        match fs::rename(&tmp, &dest) {
+            Ok(()) => {}
+            // Someone else finished the same checkout first: theirs is identical.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(Error::io("publish shared root", &dest, e));
+            }
+        }
+        Ok(dest)
+    }
+
+    /// Make the root filesystem of a container whose directory is `container_dir`:
+    /// `rootfs/` there becomes an overlayfs over the image's shared checkout, with `upper/` and
+    /// `work/` beside it. Where overlayfs cannot be mounted (or `copy` is set) the image is
+    /// copied instead. Costs no time proportional to the image size once the shared checkout
+    /// exists (overlay mode).
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`]-kind I/O error if `rootfs/` is in use; store and I/O errors.
+    pub fn create_rootfs(&self, name: &ImageName, container_dir: &Path, copy: bool) -> Result<RootfsMount> {
+        let r = self.create_rootfs_inner(name, container_dir, copy);
+        self.audited("image.rootfs", &format!("{name} -> {}", container_dir.display()), r)
+    }
+
+    fn create_rootfs_inner(&self, name: &ImageName, dir: &Path, copy: bool) -> Result<RootfsMount> {
+        let path = dir.join("rootfs");
+        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        if dir.join(STATE_FILE).exists() {
+            return Err(Error::io(
+                "create rootfs",
+                &path,
+                io::Error::new(io::ErrorKind::AlreadyExists, "the container already has a root filesystem"),
+            ));
+        }
+        let mount = if copy {
+            None
+        } else {
+            let lower = self.shared_root(name)?;
+            let upper = dir.join("upper");
+            let work = dir.join("work");
+            for d in [&upper, &work, &path] {
+                fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
+            }
+            match mount_overlay(&lower, &upper, &work, &path) {
+                Ok(()) => Some(RootfsMount {
+                    path: path.clone(),
+                    mode: RootfsMode::Overlay,
+                    lower: Some(lower),
+                    upper: Some(upper),
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "overlayfs unavailable; copying the image instead");
+                    let _ = fs::remove_dir(&upper);
+                    let _ = fs::remove_dir(&work);
+                    None
+                }
+            }
+        };
+        let m = match mount {
+            Some(m) => m,
+            None => {
+                let rec = self.inspect(name)?;
+                let _ = fs::remove_dir(&path);
+                self.cas.checkout(&rec.tree, &path, CheckoutMode::Copy)?;
+                RootfsMount { path, mode: RootfsMode::Copy, lower: None, upper: None }
+            }
+        };
+        crate::fsutil::write_atomic(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(&m).expect("serialises"))?;
+        Ok(m)
+    }
+
+    /// Undo [`Images::create_rootfs`]: unmount and remove `rootfs/`, `upper/`, `work/` and the
+    /// state file. Idempotent.
+    ///
+    /// # Errors
+    /// I/O errors (a busy mount among them).
+    pub fn remove_rootfs(&self, container_dir: &Path) -> Result<()> {
+        let path = container_dir.join("rootfs");
+        if is_mountpoint(&path) {
+            rustix::mount::unmount(&path, rustix::mount::UnmountFlags::empty())
+                .map_err(|e| Error::io("unmount", &path, e.into()))?;
+        }
+        for d in ["rootfs", "upper", "work"] {
+            let p = container_dir.join(d);
+            match fs::remove_dir_all(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &p, e)),
+            }
+        }
+        let _ = fs::remove_file(container_dir.join(STATE_FILE));
+        Ok(())
+    }
+}
+
+fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
+    for p in [lower, upper, work] {
+        let s = p.to_string_lossy();
+        if s.contains(',') || s.contains(':') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{s}: ',' and ':' cannot be passed to overlayfs"),
+            ));
+        }
+    }
+    let opts = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+    let opts = std::ffi::CString::new(opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    rustix::mount::mount("overlay", target, "overlay", rustix::mount::MountFlags::empty(), Some(opts.as_c_str()))
+        .map_err(io::Error::from)
+}
+
+fn is_mountpoint(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(p), p.parent().map(fs::symlink_metadata)) {
+        (Ok(a), Some(Ok(b))) => a.dev() != b.dev(),
+        _ => false,
+    }
+}

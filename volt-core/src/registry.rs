@@ -1,0 +1,833 @@
+//! Registry storage on Stellarium: repositories, blob links, manifests, tags, referrers and
+//! upload sessions. The HTTP server (`volt-registry`) is a thin layer over this.
+//!
+//! Layout, all refs in the store (repository names cannot contain `@`, so these never collide):
+//!
+//! ```text
+//! registry/<repo>/@blobs/<algo>:<hex>                 → blob object (the repository may serve it)
+//! registry/<repo>/@manifests/<algo>:<hex>             → manifest link object
+//! registry/<repo>/@tags/<tag>                         → manifest link object
+//! registry/<repo>/@referrers/<subject>/<algo>:<hex>   → manifest link object
+//! ```
+//!
+//! A manifest link object lists the manifest bytes' object and every blob and child manifest it
+//! references, so gc keeps what any manifest needs. Blob links are refs too: a blob pushed ahead
+//! of its manifest survives gc; [`prune`] drops links that no manifest references once they are
+//! older than the grace period, and the next gc collects the blobs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use volt_cas::{Algorithm, Cas, Digest, Links, ObjectId, RefName};
+
+use crate::audit::AuditLog;
+use crate::config::RegistrySettings;
+use crate::error::{Error, Result};
+use crate::image::{valid_repository, valid_tag};
+use crate::oci::{self, Descriptor, Manifest};
+
+/// Ref namespace of the registry.
+pub const REGISTRY_REFS: &str = "registry";
+
+/// Longest repository name that fits every ref of the layout.
+pub const MAX_REPOSITORY_LEN: usize = 80;
+
+/// Registry errors, each one code of the distribution spec.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// BLOB_UNKNOWN (404).
+    #[error("blob unknown to registry: {0}")]
+    BlobUnknown(String),
+    /// BLOB_UPLOAD_UNKNOWN (404).
+    #[error("blob upload unknown to registry: {0}")]
+    UploadUnknown(String),
+    /// BLOB_UPLOAD_INVALID (400), or 416 when `range` is set (a chunk out of order).
+    #[error("blob upload invalid: {reason}")]
+    UploadInvalid {
+        /// What is wrong.
+        reason: String,
+        /// The chunk did not start where the upload ends.
+        range: bool,
+    },
+    /// DIGEST_INVALID (400).
+    #[error("provided digest did not match uploaded content: {0}")]
+    DigestInvalid(String),
+    /// MANIFEST_BLOB_UNKNOWN (400).
+    #[error("manifest references a blob or manifest unknown to the repository: {0}")]
+    ManifestBlobUnknown(String),
+    /// MANIFEST_INVALID (400).
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(String),
+    /// MANIFEST_UNKNOWN (404).
+    #[error("manifest unknown to registry: {0}")]
+    ManifestUnknown(String),
+    /// NAME_INVALID (400).
+    #[error("invalid repository name: {0}")]
+    NameInvalid(String),
+    /// NAME_UNKNOWN (404).
+    #[error("repository name not known to registry: {0}")]
+    NameUnknown(String),
+    /// SIZE_INVALID (400 / 413).
+    #[error("{0}")]
+    SizeInvalid(String),
+    /// UNSUPPORTED (405 / 400).
+    #[error("the operation is unsupported: {0}")]
+    Unsupported(String),
+    /// Anything else (500).
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
+
+impl From<volt_cas::Error> for RegistryError {
+    fn from(e: volt_cas::Error) -> Self {
+        RegistryError::Internal(e.into())
+    }
+}
+
+impl RegistryError {
+    /// The spec's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegistryError::BlobUnknown(_) => "BLOB_UNKNOWN",
+            RegistryError::UploadUnknown(_) => "BLOB_UPLOAD_UNKNOWN",
+            RegistryError::UploadInvalid { .. } => "BLOB_UPLOAD_INVALID",
+            RegistryError::DigestInvalid(_) => "DIGEST_INVALID",
+            RegistryError::ManifestBlobUnknown(_) => "MANIFEST_BLOB_UNKNOWN",
+            RegistryError::ManifestInvalid(_) => "MANIFEST_INVALID",
+            RegistryError::ManifestUnknown(_) => "MANIFEST_UNKNOWN",
+            RegistryError::NameInvalid(_) => "NAME_INVALID",
+            RegistryError::NameUnknown(_) => "NAME_UNKNOWN",
+            RegistryError::SizeInvalid(_) => "SIZE_INVALID",
+            RegistryError::Unsupported(_) => "UNSUPPORTED",
+            RegistryError::Internal(_) => "UNKNOWN",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            RegistryError::BlobUnknown(_)
+            | RegistryError::UploadUnknown(_)
+            | RegistryError::ManifestUnknown(_)
+            | RegistryError::NameUnknown(_) => 404,
+            RegistryError::UploadInvalid { range: true, .. } => 416,
+            RegistryError::SizeInvalid(_) => 413,
+            RegistryError::Unsupported(_) => 405,
+            RegistryError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// Result alias for registry operations.
+pub type RResult<T> = std::result::Result<T, RegistryError>;
+
+/// What a manifest link object's payload records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestInfo {
+    /// Digest (as pushed).
+    pub digest: String,
+    /// Media type to serve it with.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Artifact type (referrers API).
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+    /// Subject digest, if the manifest has one.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The manifest bytes' object.
+    pub object: ObjectId,
+}
+
+/// Check a repository name.
+///
+/// # Errors
+/// [`RegistryError::NameInvalid`].
+pub fn check_repository(repo: &str) -> RResult<()> {
+    if !valid_repository(repo) || repo.contains(':') || repo.len() > MAX_REPOSITORY_LEN {
+        return Err(RegistryError::NameInvalid(format!(
+            "{repo:?}: lower-case letters, digits and . _ - separated by '/', at most {MAX_REPOSITORY_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn ref_of(repo: &str, rest: &str) -> RResult<RefName> {
+    format!("{REGISTRY_REFS}/{repo}/{rest}")
+        .parse()
+        .map_err(|e: volt_cas::Error| RegistryError::NameInvalid(e.to_string()))
+}
+
+fn digest_arg(s: &str) -> RResult<Digest> {
+    oci::parse_digest(s).map_err(|e| RegistryError::DigestInvalid(e.to_string()))
+}
+
+/// One in-flight upload: bytes flow from HTTP requests through a channel into a Stellarium
+/// transaction on a thread of its own, hashed on the way.
+pub struct Upload {
+    /// Session id.
+    pub id: String,
+    /// Repository.
+    pub repo: String,
+    tx: Mutex<Option<tokio::sync::mpsc::Sender<Msg>>>,
+    received: AtomicU64,
+    last_active: Mutex<Instant>,
+    /// Serialises the requests of one session.
+    pub lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload").field("id", &self.id).field("repo", &self.repo).finish_non_exhaustive()
+    }
+}
+
+enum Msg {
+    Data(bytes::Bytes),
+    Finish { digest: Digest, link: RefName, reply: tokio::sync::oneshot::Sender<RResult<(ObjectId, u64)>> },
+}
+
+impl Upload {
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    fn touch(&self) {
+        *self.last_active.lock().expect("poisoned") = Instant::now();
+    }
+
+    fn sender(&self) -> RResult<tokio::sync::mpsc::Sender<Msg>> {
+        self.tx.lock().expect("poisoned").clone().ok_or_else(|| RegistryError::UploadUnknown(self.id.clone()))
+    }
+
+    /// Append a chunk. `start`, when the client states one, must be where the upload ends.
+    ///
+    /// # Errors
+    /// [`RegistryError::UploadInvalid`] (range) for a chunk out of order; upload unknown if the
+    /// session ended.
+    pub async fn append(&self, start: Option<u64>, data: bytes::Bytes) -> RResult<u64> {
+        if let Some(s) = start {
+            if s != self.received() {
+                return Err(RegistryError::UploadInvalid {
+                    reason: format!("chunk starts at {s}, the upload has {} bytes", self.received()),
+                    range: true,
+                });
+            }
+        }
+        self.touch();
+        if data.is_empty() {
+            return Ok(self.received());
+        }
+        let n = data.len() as u64;
+        self.sender()?
+            .send(Msg::Data(data))
+            .await
+            .map_err(|_| RegistryError::UploadInvalid { reason: "the upload failed".into(), range: false })?;
+        Ok(self.received.fetch_add(n, Ordering::Relaxed) + n)
+    }
+
+    async fn finish(&self, digest: Digest, link: RefName) -> RResult<(ObjectId, u64)> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let tx =
+            self.tx.lock().expect("poisoned").take().ok_or_else(|| RegistryError::UploadUnknown(self.id.clone()))?;
+        tx.send(Msg::Finish { digest, link, reply })
+            .await
+            .map_err(|_| RegistryError::UploadInvalid { reason: "the upload failed".into(), range: false })?;
+        rx.await.map_err(|_| RegistryError::UploadInvalid { reason: "the upload failed".into(), range: false })?
+    }
+
+    /// Drop the session: the writer sees the channel close and discards what it staged.
+    fn cancel(&self) {
+        self.tx.lock().expect("poisoned").take();
+    }
+}
+
+/// Reads upload bytes from the channel; keeps the finishing message when it arrives.
+struct ChanReader {
+    rx: tokio::sync::mpsc::Receiver<Msg>,
+    buf: bytes::Bytes,
+    finish: Option<Msg>,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.buf.is_empty() {
+            if self.finish.is_some() {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Msg::Data(b)) => self.buf = b,
+                Some(m @ Msg::Finish { .. }) => self.finish = Some(m),
+                None => return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "upload cancelled")),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf.split_to(n));
+        Ok(n)
+    }
+}
+
+/// The registry's storage.
+#[derive(Clone)]
+pub struct RegistryStore {
+    cas: Arc<Cas>,
+    settings: RegistrySettings,
+    audit: AuditLog,
+    uploads: Arc<Mutex<HashMap<String, Arc<Upload>>>>,
+}
+
+impl std::fmt::Debug for RegistryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryStore").field("store", &self.cas.root()).finish_non_exhaustive()
+    }
+}
+
+fn new_id() -> String {
+    let mut b = [0u8; 16];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
+        let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        b = blake3::hash(format!("{t}-{}", std::process::id()).as_bytes()).as_bytes()[..16].try_into().expect("16");
+    }
+    hex::encode(b)
+}
+
+impl RegistryStore {
+    /// The registry over `cas`.
+    pub fn new(cas: Arc<Cas>, settings: RegistrySettings, audit: AuditLog) -> Self {
+        RegistryStore { cas, settings, audit, uploads: Arc::default() }
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    /// The store underneath.
+    pub fn cas(&self) -> &Arc<Cas> {
+        &self.cas
+    }
+
+    fn audited<T>(&self, action: &str, resource: &str, r: RResult<T>) -> RResult<T> {
+        match &r {
+            Ok(_) => self.audit.record(action, resource, Ok(())),
+            Err(e) => self.audit.record(action, resource, Err(e)),
+        }
+        r
+    }
+
+    fn get(&self, name: &RefName) -> RResult<Option<ObjectId>> {
+        match self.cas.get_ref(name) {
+            Ok(id) => Ok(Some(id)),
+            Err(volt_cas::Error::RefNotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Does the repository exist (hold any blob, manifest or tag)?
+    pub fn repo_exists(&self, repo: &str) -> RResult<bool> {
+        check_repository(repo)?;
+        let dir = self.cas.root().join("refs").join(REGISTRY_REFS).join(repo);
+        Ok(["@blobs", "@manifests", "@tags"].iter().any(|d| dir.join(d).is_dir()))
+    }
+
+    /// The object and size of a blob the repository may serve.
+    ///
+    /// # Errors
+    /// [`RegistryError::BlobUnknown`].
+    pub fn blob(&self, repo: &str, digest: &str) -> RResult<(ObjectId, u64)> {
+        check_repository(repo)?;
+        let d = digest_arg(digest)?;
+        let id = self
+            .get(&ref_of(repo, &format!("@blobs/{d}"))?)?
+            .ok_or_else(|| RegistryError::BlobUnknown(digest.into()))?;
+        match self.cas.stat(&id.digest()) {
+            Ok(info) => Ok((id, info.size)),
+            Err(volt_cas::Error::ObjectNotFound(_)) => Err(RegistryError::BlobUnknown(digest.into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Link an existing blob into `repo`: from repository `from` when given (which must have
+    /// it), else from anywhere in the store (an image layer included).
+    ///
+    /// # Errors
+    /// [`RegistryError::BlobUnknown`] when there is nothing to mount.
+    pub fn mount(&self, repo: &str, digest: &str, from: Option<&str>) -> RResult<ObjectId> {
+        check_repository(repo)?;
+        let d = digest_arg(digest)?;
+        let r = (|| {
+            let id = match from {
+                Some(f) => self.blob(f, digest)?.0,
+                None => match self.cas.resolve(&d) {
+                    Ok(id) if self.cas.has(&id) => id,
+                    _ => return Err(RegistryError::BlobUnknown(digest.into())),
+                },
+            };
+            let txn = self.cas.begin()?;
+            if !txn.protect(&id)? {
+                return Err(RegistryError::BlobUnknown(digest.into()));
+            }
+            txn.commit(Some((&ref_of(repo, &format!("@blobs/{d}"))?, &id)))?;
+            Ok(id)
+        })();
+        self.audited("registry.blob.mount", &format!("{repo}@{digest}"), r)
+    }
+
+    /// Unlink a blob from a repository (content goes at the next gc if nothing else uses it).
+    ///
+    /// # Errors
+    /// [`RegistryError::BlobUnknown`].
+    pub fn delete_blob(&self, repo: &str, digest: &str) -> RResult<()> {
+        let r = (|| {
+            self.blob(repo, digest)?;
+            let d = digest_arg(digest)?;
+            self.cas.delete_ref(&ref_of(repo, &format!("@blobs/{d}"))?)?;
+            Ok(())
+        })();
+        self.audited("registry.blob.delete", &format!("{repo}@{digest}"), r)
+    }
+
+    /// Start an upload session.
+    ///
+    /// # Errors
+    /// Name and store errors.
+    pub fn start_upload(&self, repo: &str) -> RResult<Arc<Upload>> {
+        check_repository(repo)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(32);
+        let up = Arc::new(Upload {
+            id: new_id(),
+            repo: repo.to_string(),
+            tx: Mutex::new(Some(tx)),
+            received: AtomicU64::new(0),
+            last_active: Mutex::new(Instant::now()),
+            lock: tokio::sync::Mutex::new(()),
+        });
+        let cas = self.cas.clone();
+        let name = format!("upload {}", up.id);
+        std::thread::Builder::new()
+            .name("volt-upload".into())
+            .spawn(move || upload_writer(&cas, &name, rx))
+            .map_err(|e| Error::io("start upload writer", "<thread>", e))?;
+        self.uploads.lock().expect("poisoned").insert(up.id.clone(), up.clone());
+        Ok(up)
+    }
+
+    /// A live upload session of `repo`.
+    ///
+    /// # Errors
+    /// [`RegistryError::UploadUnknown`].
+    pub fn upload(&self, repo: &str, id: &str) -> RResult<Arc<Upload>> {
+        let g = self.uploads.lock().expect("poisoned");
+        match g.get(id) {
+            Some(u) if u.repo == repo => Ok(u.clone()),
+            _ => Err(RegistryError::UploadUnknown(id.into())),
+        }
+    }
+
+    /// Complete an upload: check the digest, store the blob and link it into the repository.
+    ///
+    /// # Errors
+    /// [`RegistryError::DigestInvalid`] (nothing is kept).
+    pub async fn finish_upload(&self, up: &Upload, digest: &str) -> RResult<ObjectId> {
+        let r = async {
+            let d = digest_arg(digest)?;
+            let link = ref_of(&up.repo, &format!("@blobs/{d}"))?;
+            let out = up.finish(d, link).await;
+            self.uploads.lock().expect("poisoned").remove(&up.id);
+            out.map(|(id, _)| id)
+        }
+        .await;
+        self.audited("registry.blob.push", &format!("{}@{digest}", up.repo), r)
+    }
+
+    /// Cancel an upload.
+    ///
+    /// # Errors
+    /// [`RegistryError::UploadUnknown`].
+    pub fn cancel_upload(&self, repo: &str, id: &str) -> RResult<()> {
+        let up = self.upload(repo, id)?;
+        up.cancel();
+        self.uploads.lock().expect("poisoned").remove(id);
+        Ok(())
+    }
+
+    /// Cancel sessions idle for longer than the upload TTL; returns how many.
+    pub fn expire_uploads(&self) -> usize {
+        let ttl = Duration::from_secs(self.settings.upload_ttl);
+        let mut g = self.uploads.lock().expect("poisoned");
+        let stale: Vec<String> = g
+            .iter()
+            .filter(|(_, u)| u.last_active.lock().expect("poisoned").elapsed() > ttl)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &stale {
+            if let Some(u) = g.remove(k) {
+                u.cancel();
+            }
+        }
+        stale.len()
+    }
+
+    /// Upload sessions in flight.
+    pub fn uploads_in_flight(&self) -> usize {
+        self.uploads.lock().expect("poisoned").len()
+    }
+
+    /// Store a manifest under `reference` (a tag or the manifest's digest).
+    /// Returns its digest and its subject's digest.
+    ///
+    /// # Errors
+    /// [`RegistryError::ManifestInvalid`], [`RegistryError::DigestInvalid`],
+    /// [`RegistryError::ManifestBlobUnknown`], [`RegistryError::SizeInvalid`].
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> RResult<(String, Option<String>)> {
+        let r = self.put_manifest_inner(repo, reference, content_type, bytes);
+        self.audited("registry.manifest.push", &format!("{repo}:{reference}"), r)
+    }
+
+    fn put_manifest_inner(
+        &self,
+        repo: &str,
+        reference: &str,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> RResult<(String, Option<String>)> {
+        check_repository(repo)?;
+        if bytes.len() as u64 > self.settings.max_manifest_size {
+            return Err(RegistryError::SizeInvalid(format!(
+                "manifest of {} bytes exceeds the limit of {}",
+                bytes.len(),
+                self.settings.max_manifest_size
+            )));
+        }
+        let by_digest = reference.contains(':');
+        let digest = if by_digest {
+            let d = digest_arg(reference)?;
+            let actual = oci::digest_of(d.algorithm, bytes);
+            if actual != d {
+                return Err(RegistryError::DigestInvalid(format!("{reference} (content is {actual})")));
+            }
+            d
+        } else {
+            if !valid_tag(reference) {
+                return Err(RegistryError::ManifestInvalid(format!("invalid tag {reference:?}")));
+            }
+            oci::digest_of(Algorithm::Sha256, bytes)
+        };
+        let m = Manifest::parse(bytes).map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+        if let (Some(ct), Some(mt)) = (content_type, m.media_type.as_deref()) {
+            if ct != mt {
+                return Err(RegistryError::ManifestInvalid(format!("Content-Type {ct} differs from mediaType {mt}")));
+            }
+        }
+        let media_type = content_type.or(m.media_type.as_deref()).unwrap_or(m.effective_media_type()).to_string();
+        let mut ids = Vec::new();
+        let mut blobs: Vec<&Descriptor> = m.config.iter().collect();
+        blobs.extend(&m.layers);
+        for b in blobs {
+            let (id, _) =
+                self.blob(repo, &b.digest).map_err(|_| RegistryError::ManifestBlobUnknown(b.digest.clone()))?;
+            ids.push(id);
+        }
+        for c in &m.manifests {
+            let name = ref_of(repo, &format!("@manifests/{}", digest_arg(&c.digest)?))?;
+            let id = self.get(&name)?.ok_or_else(|| RegistryError::ManifestBlobUnknown(c.digest.clone()))?;
+            ids.push(id);
+        }
+        let txn = self.cas.begin()?;
+        for id in &ids {
+            if !txn.protect(id)? {
+                return Err(RegistryError::ManifestBlobUnknown(id.to_string()));
+            }
+        }
+        let out = txn.put_bytes(bytes, None)?;
+        txn.add_alias(digest.clone(), out.id);
+        txn.add_alias(oci::digest_of(Algorithm::Sha256, bytes), out.id);
+        let subject = m.subject.as_ref().map(|s| s.digest.clone());
+        if let Some(s) = &subject {
+            digest_arg(s)?;
+        }
+        let info = ManifestInfo {
+            digest: digest.to_string(),
+            media_type,
+            size: bytes.len() as u64,
+            artifact_type: m.effective_artifact_type().map(String::from),
+            subject: subject.clone(),
+            object: out.id,
+        };
+        let mut all = vec![out.id];
+        all.extend(ids);
+        let links = Links { ids: all, payload: serde_json::to_vec(&info).expect("serialises") };
+        let lid = txn.put_bytes(&links.encode(), None)?.id;
+        txn.commit(Some((&ref_of(repo, &format!("@manifests/{digest}"))?, &lid)))?;
+        if !by_digest {
+            self.cas.set_ref(&ref_of(repo, &format!("@tags/{reference}"))?, &lid)?;
+        }
+        if let Some(s) = &subject {
+            self.cas.set_ref(&ref_of(repo, &format!("@referrers/{s}/{digest}"))?, &lid)?;
+        }
+        Ok((digest.to_string(), subject))
+    }
+
+    fn manifest_ref(&self, repo: &str, reference: &str) -> RResult<RefName> {
+        if reference.contains(':') {
+            ref_of(repo, &format!("@manifests/{}", digest_arg(reference)?))
+        } else if valid_tag(reference) {
+            ref_of(repo, &format!("@tags/{reference}"))
+        } else {
+            Err(RegistryError::ManifestInvalid(format!("invalid tag {reference:?}")))
+        }
+    }
+
+    fn info(&self, lid: &ObjectId) -> RResult<ManifestInfo> {
+        let links = self.cas.read_links(lid)?;
+        serde_json::from_slice(&links.payload)
+            .map_err(|e| RegistryError::Internal(Error::invalid_image("manifest record", e.to_string())))
+    }
+
+    /// A manifest's record (digest, media type, size) by tag or digest.
+    ///
+    /// # Errors
+    /// [`RegistryError::ManifestUnknown`].
+    pub fn manifest_info(&self, repo: &str, reference: &str) -> RResult<ManifestInfo> {
+        check_repository(repo)?;
+        let name = self.manifest_ref(repo, reference)?;
+        let lid = self.get(&name)?.ok_or_else(|| RegistryError::ManifestUnknown(reference.into()))?;
+        self.info(&lid)
+    }
+
+    /// A manifest's bytes and record.
+    ///
+    /// # Errors
+    /// [`RegistryError::ManifestUnknown`].
+    pub fn manifest(&self, repo: &str, reference: &str) -> RResult<(ManifestInfo, Vec<u8>)> {
+        let info = self.manifest_info(repo, reference)?;
+        let bytes = self.cas.read(&info.object)?;
+        Ok((info, bytes))
+    }
+
+    /// Delete a tag, or a manifest by digest (with its tags and referrers entry).
+    ///
+    /// # Errors
+    /// [`RegistryError::ManifestUnknown`].
+    pub fn delete_manifest(&self, repo: &str, reference: &str) -> RResult<()> {
+        let r = (|| {
+            check_repository(repo)?;
+            let name = self.manifest_ref(repo, reference)?;
+            let lid = self.get(&name)?.ok_or_else(|| RegistryError::ManifestUnknown(reference.into()))?;
+            if !reference.contains(':') {
+                self.cas.delete_ref(&name)?;
+                return Ok(());
+            }
+            let info = self.info(&lid)?;
+            for t in self.cas.list_refs(Some(&format!("{REGISTRY_REFS}/{repo}/@tags")))? {
+                if t.target == lid && t.name.as_str().starts_with(&format!("{REGISTRY_REFS}/{repo}/@tags/")) {
+                    self.cas.delete_ref(&t.name)?;
+                }
+            }
+            if let Some(s) = &info.subject {
+                let rn = ref_of(repo, &format!("@referrers/{s}/{}", info.digest))?;
+                match self.cas.delete_ref(&rn) {
+                    Ok(()) | Err(volt_cas::Error::RefNotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            self.cas.delete_ref(&name)?;
+            Ok(())
+        })();
+        self.audited("registry.manifest.delete", &format!("{repo}:{reference}"), r)
+    }
+
+    /// Tags of a repository in lexical order, after `last`, at most `n`.
+    ///
+    /// # Errors
+    /// [`RegistryError::NameUnknown`].
+    pub fn tags(&self, repo: &str, n: Option<usize>, last: Option<&str>) -> RResult<Vec<String>> {
+        if !self.repo_exists(repo)? {
+            return Err(RegistryError::NameUnknown(repo.into()));
+        }
+        let prefix = format!("{REGISTRY_REFS}/{repo}/@tags/");
+        let mut tags: Vec<String> = self
+            .cas
+            .list_refs(Some(&format!("{REGISTRY_REFS}/{repo}/@tags")))?
+            .into_iter()
+            .filter_map(|r| r.name.as_str().strip_prefix(&prefix).filter(|t| !t.contains('/')).map(String::from))
+            .collect();
+        tags.sort();
+        if let Some(l) = last {
+            tags.retain(|t| t.as_str() > l);
+        }
+        if let Some(n) = n {
+            tags.truncate(n);
+        }
+        Ok(tags)
+    }
+
+    /// Manifests whose subject is `digest`, as descriptors, optionally only of one artifact
+    /// type.
+    ///
+    /// # Errors
+    /// Name and store errors.
+    pub fn referrers(&self, repo: &str, digest: &str, artifact_type: Option<&str>) -> RResult<Vec<Descriptor>> {
+        check_repository(repo)?;
+        let d = digest_arg(digest)?;
+        let mut out = Vec::new();
+        for r in self.cas.list_refs(Some(&format!("{REGISTRY_REFS}/{repo}/@referrers/{d}")))? {
+            let info = self.info(&r.target)?;
+            if artifact_type.is_some_and(|t| info.artifact_type.as_deref() != Some(t)) {
+                continue;
+            }
+            let bytes = self.cas.read(&info.object)?;
+            let annotations = Manifest::parse(&bytes).map(|m| m.annotations).unwrap_or_default();
+            out.push(Descriptor {
+                media_type: info.media_type,
+                digest: info.digest,
+                size: info.size as i64,
+                artifact_type: info.artifact_type,
+                annotations,
+                platform: None,
+            });
+        }
+        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(out)
+    }
+
+    /// Repositories, sorted.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn repositories(&self) -> RResult<Vec<String>> {
+        let mut repos: HashSet<String> = HashSet::new();
+        let prefix = format!("{REGISTRY_REFS}/");
+        for r in self.cas.list_refs(Some(REGISTRY_REFS))? {
+            if let Some(rest) = r.name.as_str().strip_prefix(&prefix) {
+                if let Some((repo, _)) = rest.split_once("/@") {
+                    repos.insert(repo.to_string());
+                }
+            }
+        }
+        let mut v: Vec<String> = repos.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+}
+
+/// The writer thread of one upload.
+fn upload_writer(cas: &Cas, name: &str, rx: tokio::sync::mpsc::Receiver<Msg>) {
+    let mut reader = ChanReader { rx, buf: bytes::Bytes::new(), finish: None };
+    let txn = match cas.begin() {
+        Ok(t) => t,
+        Err(e) => {
+            // Drain until the finishing message so the client gets the error.
+            while reader.finish.is_none() {
+                if io::copy(&mut reader, &mut io::sink()).is_err() {
+                    return;
+                }
+            }
+            if let Some(Msg::Finish { reply, .. }) = reader.finish.take() {
+                let _ = reply.send(Err(e.into()));
+            }
+            return;
+        }
+    };
+    // sha256 is hashed on the way in; the rare sha512 upload is hashed again once stored.
+    let put = txn.put_reader(&mut reader, std::path::Path::new(name), &[Algorithm::Sha256], None);
+    let Some(Msg::Finish { digest, link, reply }) = reader.finish.take() else {
+        return; // cancelled: dropping the transaction discards what was staged
+    };
+    let res = (|| -> RResult<(ObjectId, u64)> {
+        let out = put.map_err(Error::from)?;
+        let mismatch = |actual: String| RegistryError::DigestInvalid(format!("{digest} (content is {actual})"));
+        match digest.algorithm {
+            Algorithm::Blake3 if digest.object_id() != Some(out.id) => return Err(mismatch(out.id.to_string())),
+            Algorithm::Sha256 if !out.aliases.contains(&digest) => return Err(mismatch(out.aliases[0].to_string())),
+            Algorithm::Sha512 => {
+                txn.commit(None)?;
+                let mut h = <sha2::Sha512 as sha2::Digest>::new();
+                let mut r = cas.open_object(&out.id)?;
+                io::copy(&mut r, &mut h).map_err(|e| Error::io("hash upload", name, e))?;
+                let actual = Digest { algorithm: Algorithm::Sha512, bytes: sha2::Digest::finalize(h).to_vec() };
+                if actual != digest {
+                    return Err(mismatch(actual.to_string())); // unreferenced: the next gc removes it
+                }
+                let t2 = cas.begin()?;
+                if !t2.protect(&out.id)? {
+                    return Err(RegistryError::UploadInvalid {
+                        reason: "stored blob vanished; retry".into(),
+                        range: false,
+                    });
+                }
+                t2.add_alias(digest.clone(), out.id);
+                t2.commit(Some((&link, &out.id)))?;
+                return Ok((out.id, out.size));
+            }
+            _ => {}
+        }
+        txn.commit(Some((&link, &out.id)))?;
+        Ok((out.id, out.size))
+    })();
+    let _ = reply.send(res);
+}
+
+/// Drop blob links that no manifest of their repository references and that are older than
+/// `grace`; returns how many. The next gc collects blobs nothing else keeps.
+///
+/// # Errors
+/// Store errors.
+pub fn prune(cas: &Cas, grace: Duration) -> Result<usize> {
+    let prefix = format!("{REGISTRY_REFS}/");
+    let mut links: BTreeMap<String, Vec<(RefName, String)>> = BTreeMap::new();
+    let mut used: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in cas.list_refs(Some(REGISTRY_REFS))? {
+        let Some(rest) = r.name.as_str().strip_prefix(&prefix) else { continue };
+        let Some((repo, kind)) = rest.split_once("/@") else { continue };
+        if let Some(d) = kind.strip_prefix("blobs/") {
+            links.entry(repo.to_string()).or_default().push((r.name.clone(), d.to_string()));
+        } else if kind.starts_with("manifests/") {
+            let Ok(l) = cas.read_links(&r.target) else { continue };
+            let Ok(info) = serde_json::from_slice::<ManifestInfo>(&l.payload) else { continue };
+            let Ok(bytes) = cas.read(&info.object) else { continue };
+            let Ok(m) = Manifest::parse(&bytes) else { continue };
+            let set = used.entry(repo.to_string()).or_default();
+            set.extend(m.config.iter().chain(&m.layers).map(|d| d.digest.clone()));
+        }
+    }
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for (repo, ls) in links {
+        let set = used.get(&repo);
+        for (name, digest) in ls {
+            if set.is_some_and(|s| s.contains(&digest)) {
+                continue;
+            }
+            let path = cas.root().join("refs").join(name.as_str());
+            let age = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            if age < grace {
+                continue;
+            }
+            match cas.delete_ref(&name) {
+                Ok(()) => removed += 1,
+                Err(volt_cas::Error::RefNotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(removed)
+}
