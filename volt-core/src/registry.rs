@@ -831,3 +831,23 @@ pub fn prune(cas: &Cas, grace: Duration) -> Result<usize> {
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_and_error_codes() {
+        for ok in ["a", "team/app", "a-b/c_d/e.f", "x__y"] {
+            assert!(check_repository(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/../b", "../a", "a/./b", "UPPER", "host:5000/a", "a//b", "a/", "-a", &"a".repeat(81)] {
+            assert!(matches!(check_repository(bad), Err(RegistryError::NameInvalid(_))), "{bad:?} accepted");
+        }
+        let e = RegistryError::UploadInvalid { reason: "x".into(), range: true };
+        assert_eq!((e.status(), e.code()), (416, "BLOB_UPLOAD_INVALID"));
+        assert_eq!(RegistryError::SizeInvalid("x".into()).status(), 413);
+        assert_eq!(RegistryError::ManifestUnknown("x".into()).status(), 404);
+        assert_eq!(RegistryError::DigestInvalid("x".into()).code(), "DIGEST_INVALID");
+    }
+}

@@ -153,6 +153,8 @@ impl Images {
 
     fn import_inner(&self, path: &Path, name: &ImageName, progress: Option<&ProgressFn>) -> Result<ImageRecord> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io("import", path, e))?;
+        let abs = std::fs::canonicalize(path).map_err(|e| Error::io("import", path, e))?;
+        let path = abs.as_path();
         let txn = self.cas.begin()?;
         if meta.is_dir() {
             if path.join("oci-layout").is_file() {
