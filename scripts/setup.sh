@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install what building and testing Volt needs on Debian 12 (run as root). Idempotent: a second
 # run only checks. Sourced by demo.sh and test.sh; `setup.sh bench` also installs the peers the
-# benchmarks compare against (ostree, b3sum).
+# benchmarks compare against (ostree, b3sum, qemu-img, wrk); the real OCI clients the registry
+# tests use (skopeo, podman, docker-registry, oras from PyPI) are always installed.
 set -euo pipefail
 
 need_apt=()
-for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux; do
+for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux \
+    tar skopeo podman docker-registry busybox-static; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then
-    for pkg in ostree b3sum qemu-utils; do
+    for pkg in ostree b3sum qemu-utils wrk; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
     done
 fi
@@ -40,3 +42,12 @@ for comp in clippy rustfmt; do
         rustup component add "$comp" >/dev/null 2>&1 || true
     fi
 done
+
+# OCI clients from PyPI for the registry tests (oras), in a venv of their own.
+tools_venv=target/tools-venv
+if ! "$tools_venv/bin/python" -c 'import oras.client' >/dev/null 2>&1; then
+    echo "setup: installing oras (PyPI) into $tools_venv"
+    mkdir -p target
+    python3 -m venv "$tools_venv"
+    "$tools_venv/bin/pip" install -q --disable-pip-version-check oras
+fi

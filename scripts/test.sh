@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test Volt has, as one command (run as root on Debian 12; installs what it needs):
-#   Rust unit + integration tests (store, SDK, CLI incl. kill -9 and concurrency), formatting and
-#   clippy, the committed C header against cbindgen, the C test program (shared + static),
-#   pytest + stubtest for the Python module, the Rust/C/Python examples, and the generated CLI
+#   Rust unit + integration tests (store, images, registry API, SDK, CLI incl. kill -9 and
+#   concurrency), real OCI clients against the registry (skopeo, podman, oras, docker-registry),
+#   formatting and clippy, the committed C header against cbindgen, the C test program (shared +
+#   static), pytest + stubtest for the Python module, the Rust/C/Python examples, and the generated CLI
 #   reference in docs/.
 # With CI=true a privileged test that would skip fails instead.
 set -euo pipefail
@@ -35,6 +36,7 @@ suite() { # name command...
 suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --workspace --exclude volt-python --all-targets -q -- -D warnings
 suite "rust tests" cargo test --workspace --exclude volt-python
+suite "registry: skopeo, podman, oras, docker-registry" bash tests/registry/clients.sh target/debug/volt
 suite "C tests (libvolt.so and libvolt.a)" bash bindings/c/tests/run_c_tests.sh
 suite "python tests (pytest, stubtest, mypy)" env VOLT_PY_PROFILE=dev bash bindings/python/test.sh
 suite "example: rust" bash examples/rust/run.sh

@@ -371,6 +371,13 @@ fn every_import_format_gives_the_same_tree_and_export_round_trips() {
     assert_eq!(rep.blobs, 3);
     assert!(out.join("oci-layout").is_file() && out.join("index.json").is_file());
     let b = env.images().import(&out, &name("fmt/layout"), None).unwrap();
+    // A non-empty destination is refused and left exactly as it was.
+    let busy = env.root.join("busy");
+    fs::create_dir_all(&busy).unwrap();
+    fs::write(busy.join("mine"), b"keep me").unwrap();
+    let err = env.images().export(&name("fmt/dir"), &busy, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage);
+    assert_eq!(fs::read(busy.join("mine")).unwrap(), b"keep me");
     env.images().export(&name("fmt/dir"), &env.root.join("out.tar"), None).unwrap();
     let c = env.images().import(&env.root.join("out.tar"), &name("fmt/layout-tar"), None).unwrap();
     // A gzip rootfs tarball made by GNU tar.

@@ -79,16 +79,88 @@ typedef enum {
 } volt_error_kind_t;
 
 /**
+ * Phases reported in `volt_progress_t.phase`. The values are fixed and never renumbered.
+ */
+typedef enum {
+    /**
+     * Reading the input (an archive or a directory) into the store.
+     */
+    VOLT_PHASE_READ = 1,
+    /**
+     * Downloading a blob (`done`/`total` in bytes).
+     */
+    VOLT_PHASE_DOWNLOAD = 2,
+    /**
+     * Uploading a blob (`done`/`total` in bytes).
+     */
+    VOLT_PHASE_UPLOAD = 3,
+    /**
+     * Applying layers into the image tree (`done`/`total` in layers).
+     */
+    VOLT_PHASE_APPLY = 4,
+    /**
+     * Writing an export (`done`/`total` in bytes).
+     */
+    VOLT_PHASE_WRITE = 5,
+    /**
+     * A blob that was already present: nothing transferred.
+     */
+    VOLT_PHASE_SKIP = 6,
+} volt_progress_phase_t;
+
+/**
  * An error returned by a fallible `volt_*` call. Opaque: read it with `volt_error_kind`,
  * `volt_error_kind_name` and `volt_error_message`; free it with `volt_error_free`.
  */
 typedef struct volt_error_t volt_error_t;
 
 /**
+ * A registry server running in the background. Opaque: create with `volt_registry_start`,
+ * stop with `volt_registry_stop`, free with `volt_registry_free`. It has its own threads and
+ * does not need the store handle it was started from after `volt_registry_start` returns.
+ */
+typedef struct volt_registry_t volt_registry_t;
+
+/**
  * An open store. Opaque: create with `volt_store_open`, free with `volt_store_free`. One handle
  * may be used from several threads at once; each call blocks its calling thread until done.
  */
 typedef struct volt_store_t volt_store_t;
+
+/**
+ * One progress report, passed to a `volt_progress_fn`. It and `item` are valid only during
+ * the callback: copy what you want to keep.
+ */
+typedef struct {
+    /**
+     * A `volt_progress_phase_t` value.
+     */
+    int phase;
+    /**
+     * The blob digest or path concerned (UTF-8, NUL-terminated).
+     */
+    const char *item;
+    /**
+     * Units done (bytes, or layers for `VOLT_PHASE_APPLY`).
+     */
+    uint64_t done;
+    /**
+     * Units in all; meaningful only when `has_total` is true (0 otherwise).
+     */
+    uint64_t total;
+    /**
+     * Whether `total` is known.
+     */
+    bool has_total;
+} volt_progress_t;
+
+/**
+ * A progress callback: `user_data` is the pointer given next to it, passed through as is.
+ * It may be called from a thread other than the caller's, but never after the call that took
+ * it has returned and never twice at the same time. Keep it cheap, and do not call libvolt
+ * from it.
+ */
+typedef void (*volt_progress_fn)(const volt_progress_t *progress, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -146,6 +218,246 @@ const char *volt_error_message(const volt_error_t *error);
  * `error` is NULL or an error returned by this library and not yet freed.
  */
 void volt_error_free(volt_error_t *error);
+
+/**
+ * Import the image at `path` under `name` (`NAME[:TAG]`, tag `latest` by default). The format
+ * is recognised from the content: an OCI image layout (directory or tar), a `docker save`
+ * archive, or a root filesystem (directory or tarball). `progress` (NULL for none) receives
+ * `VOLT_PHASE_READ` and `VOLT_PHASE_APPLY` reports with `user_data`. On success `*json_out`
+ * receives the image record (`tree` is the root filesystem's digest), to free with
+ * `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `path` and `name` are NULL or NUL-terminated strings;
+ * `progress` is NULL or a function that may be called with `user_data` from any thread until
+ * this call returns; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_import(const volt_store_t *store,
+                                const char *path,
+                                const char *name,
+                                volt_progress_fn progress,
+                                void *user_data,
+                                char **json_out);
+
+/**
+ * List local images, sorted by name. On success `*json_out` receives
+ * `[{"name","id","size","layers","stored"},...]`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Describe image `name`. On success `*json_out` receives its record (name, id, manifest and
+ * config digests, config fields, layers, `tree`, `files`, `size`, `source`, `stored`), to free
+ * with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_image_inspect(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Give image `source` the additional name `target` (moving `target` if it named another
+ * image).
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `source` and `target` are NULL or NUL-terminated strings.
+ */
+volt_error_t *volt_image_tag(const volt_store_t *store, const char *source, const char *target);
+
+/**
+ * Remove the name `name`. The content is freed by the next `volt_store_gc` if nothing else
+ * uses it. A container using the image makes this `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_image_remove(const volt_store_t *store, const char *name);
+
+/**
+ * Write image `name` to `dest` as an OCI image layout: a tar file if `dest` ends in `.tar`,
+ * otherwise a directory that must be absent or empty. `progress` (NULL for none) receives
+ * `VOLT_PHASE_WRITE` reports with `user_data`. On success `*json_out` receives
+ * `{"path","manifest_digest","blobs","bytes"}`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `dest` are NULL or NUL-terminated strings;
+ * `progress` is NULL or a function that may be called with `user_data` from any thread until
+ * this call returns; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_export(const volt_store_t *store,
+                                const char *name,
+                                const char *dest,
+                                volt_progress_fn progress,
+                                void *user_data,
+                                char **json_out);
+
+/**
+ * Pull `reference` (`[registry/]repository[:tag][@digest]`) into the store and name it `name`
+ * (NULL: the reference without `docker.io/` and `library/`, with its tag). Blobs the store
+ * already has are not downloaded.
+ *
+ * Credentials: `token` (a bearer token), or `username` and `password` (the token flow's
+ * login), or all three NULL for anonymous access. Plain HTTP is used for loopback registries,
+ * or for any registry when `insecure` is true. `progress` (NULL for none) receives
+ * `VOLT_PHASE_DOWNLOAD`, `VOLT_PHASE_SKIP` and `VOLT_PHASE_APPLY` reports with `user_data`,
+ * from a worker thread. On success `*json_out` receives the image record, to free with
+ * `volt_string_free`. Nothing is kept from a failed pull.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `reference`, `name`, `username`, `password` and `token`
+ * are NULL or NUL-terminated strings; `progress` is NULL or a function that may be called with
+ * `user_data` from any thread until this call returns; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_pull(const volt_store_t *store,
+                              const char *reference,
+                              const char *name,
+                              const char *username,
+                              const char *password,
+                              const char *token,
+                              bool insecure,
+                              volt_progress_fn progress,
+                              void *user_data,
+                              char **json_out);
+
+/**
+ * Push image `name` to `destination` (`registry/repository[:tag]`; NULL: the image's own
+ * name). Blobs the registry already has are not uploaded. Credentials, `insecure` and
+ * `progress` as for `volt_image_pull` (reports: `VOLT_PHASE_UPLOAD`, `VOLT_PHASE_SKIP`). On
+ * success `*json_out` receives `{"reference","manifest_digest","uploaded","skipped","bytes"}`,
+ * to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name`, `destination`, `username`, `password` and `token`
+ * are NULL or NUL-terminated strings; `progress` is NULL or a function that may be called with
+ * `user_data` from any thread until this call returns; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_push(const volt_store_t *store,
+                              const char *name,
+                              const char *destination,
+                              const char *username,
+                              const char *password,
+                              const char *token,
+                              bool insecure,
+                              volt_progress_fn progress,
+                              void *user_data,
+                              char **json_out);
+
+/**
+ * The shared read-only checkout of image `name`'s root filesystem, made on first use (images
+ * with the same tree share one). On success `*path_out` receives its path, to free with
+ * `volt_string_free`. Its files share inodes with the store: never modify them.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `path_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_image_shared_root(const volt_store_t *store, const char *name, char **path_out);
+
+/**
+ * Make the root filesystem of a container whose directory is `container_dir`:
+ * `container_dir/rootfs` becomes an overlayfs over the image's shared checkout (with `upper/`
+ * and `work/` beside it), or a private copy of the image when `copy` is true or overlayfs
+ * cannot be mounted. On success `*json_out` receives `{"path","mode","lower","upper"}` (`mode`
+ * is "overlay" or "copy"), to free with `volt_string_free`. Undo with
+ * `volt_image_remove_rootfs`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `container_dir` are NULL or NUL-terminated
+ * strings; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_image_create_rootfs(const volt_store_t *store,
+                                       const char *name,
+                                       const char *container_dir,
+                                       bool copy,
+                                       char **json_out);
+
+/**
+ * Undo `volt_image_create_rootfs`: unmount and remove `rootfs/`, `upper/`, `work/` and the
+ * state file in `container_dir`. Removing what is already gone succeeds.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `container_dir` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_image_remove_rootfs(const volt_store_t *store, const char *container_dir);
+
+/**
+ * Start Volt's OCI registry serving the store of `store` (its images' blobs and manifests are
+ * shared with it). `bind` is an `IP:PORT` address (`"127.0.0.1:0"` picks a free port; NULL
+ * means `127.0.0.1:5000`). `tls_cert` and `tls_key` are PEM files to serve HTTPS; give both or
+ * neither (NULL: plain HTTP). On success `*out` receives a running registry, to stop with
+ * `volt_registry_stop` and free with `volt_registry_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `bind`, `tls_cert` and `tls_key` are NULL or NUL-terminated
+ * strings; `out` is NULL or writable.
+ */
+volt_error_t *volt_registry_start(const volt_store_t *store,
+                                  const char *bind,
+                                  const char *tls_cert,
+                                  const char *tls_key,
+                                  volt_registry_t **out);
+
+/**
+ * The registry's base URL, e.g. "http://127.0.0.1:5000" (still answered after a stop). The
+ * string is yours: free it with `volt_string_free`. NULL for a NULL handle.
+ *
+ * # Safety
+ * `registry` is NULL or a live handle.
+ */
+char *volt_registry_url(const volt_registry_t *registry);
+
+/**
+ * The TCP port the registry listens on (the one picked when started on port 0). 0 for a NULL
+ * handle.
+ *
+ * # Safety
+ * `registry` is NULL or a live handle.
+ */
+uint16_t volt_registry_port(const volt_registry_t *registry);
+
+/**
+ * Stop the registry: stop accepting connections, let requests in flight finish within
+ * `grace_ms` milliseconds (then close them), and wait until the server has stopped. Stopping
+ * a stopped registry succeeds and does nothing. The handle still needs `volt_registry_free`.
+ *
+ * # Safety
+ * `registry` is NULL or a live handle.
+ */
+volt_error_t *volt_registry_stop(volt_registry_t *registry, uint64_t grace_ms);
+
+/**
+ * Free a registry handle, stopping the server first if it still runs (without a grace
+ * period). NULL is accepted.
+ *
+ * # Safety
+ * `registry` is NULL or a handle from `volt_registry_start`, not used again afterwards and not
+ * in use by another thread.
+ */
+void volt_registry_free(volt_registry_t *registry);
+
+/**
+ * Make a bearer token for registries started on this store, granting `actions` (comma
+ * separated: "pull", "push", "delete", or "*" for all; NULL means "pull") on each of the
+ * `n_repos` repositories in `repos` (a repository name; `NAME/` followed by `*` for everything
+ * under `NAME/`; or `*` for all) for `ttl` ("90s", "15m", "1h", "7d"; NULL means "1h"). On
+ * success `*token_out` receives the token, to free with `volt_string_free`. The token is a
+ * secret: do not log it.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `repos` is NULL or points to `n_repos` NULL-or-NUL-
+ * terminated strings; `actions` and `ttl` are NULL or NUL-terminated strings; `token_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_registry_token_create(const volt_store_t *store,
+                                         const char *const *repos,
+                                         size_t n_repos,
+                                         const char *actions,
+                                         const char *ttl,
+                                         char **token_out);
 
 /**
  * Open the store, creating its directories if needed.

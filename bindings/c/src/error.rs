@@ -7,6 +7,7 @@ use volt_core::ErrorKind;
 /// An error returned by a fallible `volt_*` call. Opaque: read it with `volt_error_kind`,
 /// `volt_error_kind_name` and `volt_error_message`; free it with `volt_error_free`.
 #[allow(non_camel_case_types)]
+#[derive(Debug)]
 pub struct volt_error_t {
     kind: ErrorKind,
     message: CString,

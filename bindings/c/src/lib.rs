@@ -1,16 +1,18 @@
 //! C ABI for Volt: `libvolt.so`, `libvolt.a` and the cbindgen-generated `include/volt.h`.
 //!
 //! Conventions (see `docs/c-api.md`):
-//! - Opaque handles only ([`volt_store_t`], [`volt_error_t`]); results that would need unstable
-//!   structs cross as UTF-8 JSON strings.
+//! - Opaque handles only ([`volt_store_t`], [`volt_registry_t`], [`volt_error_t`]); results
+//!   that would need unstable structs cross as UTF-8 JSON strings. The one struct is
+//!   [`volt_progress_t`], which the library passes to a C progress callback.
 //! - Every fallible call returns `volt_error_t*`: NULL on success, otherwise an error the caller
 //!   frees with [`volt_error_free`]. `*_out` parameters are written only on success.
 //! - NULL arguments are reported as `VOLT_ERR_USAGE` errors, never dereferenced.
 //! - Every exported body runs inside [`ffi_panic_boundary!`]: a Rust panic becomes a
 //!   `VOLT_ERR_GENERAL` error instead of unwinding into C.
 //!
-//! One module per header section: `error.rs` (errors), `store.rs` (the store); the memory
-//! functions shared by all sections live here.
+//! One module per header section: `error.rs` (errors), `store.rs` (the store), `image.rs`
+//! (images and progress callbacks), `registry.rs` (the registry server and its tokens); the
+//! memory functions shared by all sections live here.
 #![deny(missing_docs)]
 
 use std::ffi::{c_char, CStr, CString};
@@ -21,7 +23,8 @@ use std::ffi::{c_char, CStr, CString};
 ///   the function returns `volt_error_t*` (NULL for `Ok`, the error for `Err`, a
 ///   `VOLT_ERR_GENERAL` error for a panic).
 /// - `ffi_panic_boundary!({ ... })`: the body evaluates to a value returned as is; a panic
-///   returns that type's [`Boundary::panicked`] value (nothing, `VOLT_ERR_GENERAL`, `""`).
+///   returns that type's [`Boundary::panicked`] value (nothing, `VOLT_ERR_GENERAL`, `""`, NULL,
+///   0).
 macro_rules! ffi_panic_boundary {
     (fallible $body:block) => {
         $crate::boundary::<::std::result::Result<(), $crate::error::volt_error_t>>(|| $body)
@@ -32,10 +35,21 @@ macro_rules! ffi_panic_boundary {
 }
 
 mod error;
+mod image;
+mod registry;
 mod store;
 
 pub use error::{
     volt_error_free, volt_error_kind, volt_error_kind_name, volt_error_kind_t, volt_error_message, volt_error_t,
+};
+pub use image::{
+    volt_image_create_rootfs, volt_image_export, volt_image_import, volt_image_inspect, volt_image_list,
+    volt_image_pull, volt_image_push, volt_image_remove, volt_image_remove_rootfs, volt_image_shared_root,
+    volt_image_tag, volt_progress_fn, volt_progress_phase_t, volt_progress_t,
+};
+pub use registry::{
+    volt_registry_free, volt_registry_port, volt_registry_start, volt_registry_stop, volt_registry_t,
+    volt_registry_token_create, volt_registry_url,
 };
 pub use store::{
     volt_store_build, volt_store_checkout, volt_store_dedup, volt_store_free, volt_store_gc, volt_store_get,
@@ -92,6 +106,26 @@ impl Boundary for *const c_char {
     }
     fn panicked(_: String) -> Self::Output {
         c"".as_ptr()
+    }
+}
+
+impl Boundary for *mut c_char {
+    type Output = *mut c_char;
+    fn finish(self) -> Self::Output {
+        self
+    }
+    fn panicked(_: String) -> Self::Output {
+        std::ptr::null_mut()
+    }
+}
+
+impl Boundary for u16 {
+    type Output = u16;
+    fn finish(self) -> Self::Output {
+        self
+    }
+    fn panicked(_: String) -> Self::Output {
+        0
     }
 }
 

@@ -24,8 +24,13 @@ impl volt_store_t {
         self.volt.store().as_ref()
     }
 
+    /// The SDK this handle opened (images and the registry live in the same store).
+    pub(crate) fn volt(&self) -> &Volt {
+        &self.volt
+    }
+
     /// Drive one SDK call to completion on this handle's runtime.
-    fn run<T>(&self, fut: impl Future<Output = volt_core::Result<T>>) -> Result<T> {
+    pub(crate) fn run<T>(&self, fut: impl Future<Output = volt_core::Result<T>>) -> Result<T> {
         self.runtime.block_on(fut).map_err(volt_error_t::from)
     }
 }
@@ -34,7 +39,7 @@ impl volt_store_t {
 ///
 /// # Safety
 /// `p` is NULL or a handle from `volt_store_open` that is not freed while the borrow lives.
-unsafe fn store_arg<'a>(p: *const volt_store_t) -> Result<&'a volt_store_t> {
+pub(crate) unsafe fn store_arg<'a>(p: *const volt_store_t) -> Result<&'a volt_store_t> {
     // SAFETY: the caller guarantees `p` is NULL or a live handle.
     unsafe { p.as_ref() }.ok_or_else(|| volt_error_t::null_argument("store"))
 }
@@ -47,7 +52,7 @@ fn ref_arg(name: Option<&str>) -> Result<Option<RefName>> {
 ///
 /// # Safety
 /// `out` is non-NULL, aligned and writable.
-unsafe fn write_json(out: *mut *mut c_char, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) unsafe fn write_json(out: *mut *mut c_char, value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string(value)
         .map_err(|e| volt_error_t::new(volt_core::ErrorKind::General, format!("cannot encode JSON: {e}")))?;
     // SAFETY: guaranteed by the caller.
@@ -59,7 +64,7 @@ unsafe fn write_json(out: *mut *mut c_char, value: &impl serde::Serialize) -> Re
 ///
 /// # Safety
 /// `out` is non-NULL, aligned and writable.
-unsafe fn put_out<T>(out: *mut T, value: T) {
+pub(crate) unsafe fn put_out<T>(out: *mut T, value: T) {
     // SAFETY: guaranteed by the caller.
     unsafe { out.write(value) }
 }

@@ -1,12 +1,18 @@
 //! `volt._volt`, the native half of the `volt` Python package.
 //!
-//! One thin class, `store::Store`, wraps [`volt_core::Volt`]. Every call that touches the disk
-//! releases the GIL and runs on the module's single tokio runtime; results cross into Python as
-//! the core's serde structs turned into plain dicts (see `convert.rs`); errors become the
-//! exception class for their [`volt_core::ErrorKind`] (see `error.rs`).
+//! One thin class, `store::Store`, wraps [`volt_core::Volt`]; `images::Images` (its `images`
+//! attribute) wraps [`volt_core::image::Images`], and `registry::RegistryServer` a running
+//! [`volt_registry`] server with its own tokio runtime. Every call that touches the disk or the
+//! network releases the GIL (async SDK calls run on the module's single tokio runtime); results
+//! cross into Python as the core's serde structs turned into plain dicts (see `convert.rs`);
+//! errors become the exception class for their [`volt_core::ErrorKind`] (see `error.rs`);
+//! progress callbacks are bridged in `progress.rs`.
 
 mod convert;
 mod error;
+mod images;
+mod progress;
+mod registry;
 mod store;
 
 use std::future::Future;
@@ -33,19 +39,33 @@ fn runtime() -> PyResult<&'static Runtime> {
 }
 
 /// Run `fut` to completion on the module's runtime with the GIL released.
+///
+/// A progress callback may call back into the module from a thread that is already driving a
+/// future (tokio refuses to nest `block_on` there, by panicking); such calls block on a
+/// short-lived thread of their own instead.
 fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
     let rt = runtime()?;
-    Ok(py.detach(|| rt.block_on(fut)))
+    Ok(py.detach(|| {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return rt.block_on(fut);
+        }
+        std::thread::scope(|s| match s.spawn(|| rt.block_on(fut)).join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    }))
 }
 
 /// Native part of the `volt` package; import `volt` instead.
 #[pymodule]
 fn _volt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
+    m.add_class::<images::Images>()?;
+    m.add_class::<registry::RegistryServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

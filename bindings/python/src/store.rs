@@ -10,6 +10,8 @@ use volt_core::{Config, PutOptions, Volt};
 use crate::block_on;
 use crate::convert::to_python;
 use crate::error::{self, IntoPyResult};
+use crate::images::Images;
+use crate::registry::{self, RegistryServer};
 
 /// A Volt store.
 ///
@@ -21,6 +23,7 @@ use crate::error::{self, IntoPyResult};
 #[pyclass(module = "volt._volt", frozen)]
 pub(crate) struct Store {
     volt: Volt,
+    images: Py<Images>,
 }
 
 fn ref_name(name: &str) -> PyResult<RefName> {
@@ -59,7 +62,14 @@ impl Store {
                 Volt::open(config)
             })
             .py_err()?;
-        Ok(Store { volt })
+        let images = Py::new(py, Images::new(volt.images().py_err()?.clone()))?;
+        Ok(Store { volt, images })
+    }
+
+    /// The store's images (`volt.Images`).
+    #[getter]
+    fn images(&self, py: Python<'_>) -> Py<Images> {
+        self.images.clone_ref(py)
     }
 
     /// The store directory (`<root>/var/lib/volt/cas`).
@@ -186,5 +196,35 @@ impl Store {
     fn delete_ref(&self, py: Python<'_>, name: String) -> PyResult<()> {
         let name = ref_name(&name)?;
         block_on(py, self.volt.store().delete_ref(&name))?.py_err()
+    }
+
+    /// Serve this store as an OCI registry in the background on `bind` (`HOST:PORT`; port 0
+    /// picks a free port), over HTTPS when `tls_cert` and `tls_key` (PEM files) are given.
+    /// `token_ttl` is the lifetime of tokens the `/token` endpoint hands out.
+    #[pyo3(signature = (bind="127.0.0.1:5000", tls_cert=None, tls_key=None, token_ttl="5m"))]
+    fn serve_registry(
+        &self,
+        py: Python<'_>,
+        bind: &str,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
+        token_ttl: &str,
+    ) -> PyResult<RegistryServer> {
+        registry::serve(py, &self.volt, bind, tls_cert, tls_key, token_ttl)
+    }
+
+    /// A bearer token for this store's registry granting `actions` ("pull", "push", "delete",
+    /// comma-separated, or "*") on each of `repos` (`*` and `prefix/*` patterns allowed) for
+    /// `ttl` ("90s", "15m", "1h", "7d").
+    #[pyo3(signature = (repos, actions="pull", ttl="1h", subject="python"))]
+    fn registry_token(
+        &self,
+        py: Python<'_>,
+        repos: Vec<String>,
+        actions: &str,
+        ttl: &str,
+        subject: &str,
+    ) -> PyResult<String> {
+        registry::token(py, &self.volt, repos, actions, ttl, subject)
     }
 }

@@ -182,6 +182,10 @@ fn remote(r: &Reference, e: OciDistributionError) -> Error {
             _ => ErrorKind::General,
         },
         E::RequestError(re) if re.is_timeout() => ErrorKind::Timeout,
+        E::RequestError(re) if re.status().is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) => {
+            ErrorKind::Permission
+        }
+        E::RequestError(re) if re.status().is_some_and(|s| s.as_u16() == 404) => ErrorKind::NotFound,
         E::RequestError(_) => ErrorKind::Network,
         E::DigestError(_) => ErrorKind::Usage,
         _ => ErrorKind::General,

@@ -54,18 +54,32 @@ impl Images {
         let index_json = serde_json::to_vec(&index).expect("index serialises");
         let total: u64 = blobs.iter().map(|b| b.2).sum();
         let is_tar = dest.extension().is_some_and(|e| e == "tar");
-        let r = if is_tar {
-            self.export_tar(dest, &blobs, &index_json, total, progress)
+        if is_tar {
+            // Written beside the destination and renamed over it only when complete.
+            self.export_tar(dest, &blobs, &index_json, total, progress)?;
         } else {
-            self.export_dir(dest, &blobs, &index_json, total, progress)
-        };
-        if let Err(e) = r {
-            if is_tar {
-                let _ = fs::remove_file(dest);
-            } else {
-                let _ = fs::remove_dir_all(dest);
+            let existed = match fs::read_dir(dest) {
+                Ok(mut rd) => {
+                    if rd.next().is_some() {
+                        return Err(Error::InvalidArgument(format!("{}: directory is not empty", dest.display())));
+                    }
+                    true
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(e) => return Err(Error::io("open", dest, e)),
+            };
+            if let Err(e) = self.export_dir(dest, &blobs, &index_json, total, progress) {
+                // Only what this export wrote goes: the directory was empty or absent before.
+                if existed {
+                    for name in ["blobs", "oci-layout", "index.json"] {
+                        let p = dest.join(name);
+                        let _ = fs::remove_dir_all(&p).or_else(|_| fs::remove_file(&p));
+                    }
+                } else {
+                    let _ = fs::remove_dir_all(dest);
+                }
+                return Err(e);
             }
-            return Err(e);
         }
         Ok(ExportReport {
             path: dest.to_path_buf(),
@@ -83,15 +97,6 @@ impl Images {
         total: u64,
         progress: Option<&ProgressFn>,
     ) -> Result<()> {
-        match fs::read_dir(dest) {
-            Ok(mut rd) => {
-                if rd.next().is_some() {
-                    return Err(Error::InvalidArgument(format!("{}: directory is not empty", dest.display())));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("open", dest, e)),
-        }
         let mut done = 0;
         for (digest, id, size) in blobs {
             let d = oci::parse_digest(digest)?;

@@ -1,6 +1,8 @@
 /*
  * C-side tests of libvolt: the ABI conventions (NULL arguments, error kinds, out parameters left
- * untouched on failure, free functions accepting NULL) and the store operations end to end.
+ * untouched on failure, free functions accepting NULL), the store operations end to end, and
+ * images (import, export, tag, container roots, progress callbacks) pushed to and pulled from a
+ * registry served by the library itself.
  *
  * Usage: test_volt SCRATCH_DIR
  *   SCRATCH_DIR is an empty, writable directory. The store opened with a NULL root follows
@@ -93,6 +95,401 @@ static void *worker_main(void *arg) {
 
 static int contains(const char *s, const char *needle) {
     return s != NULL && strstr(s, needle) != NULL;
+}
+
+/* ---- images and the registry ---- */
+
+/* What a progress callback saw. */
+struct progress_seen {
+    int calls;
+    int per_phase[8]; /* index = volt_progress_phase_t value; [0] counts values outside 1..6 */
+    int malformed;    /* NULL item, or a total that contradicts has_total/done */
+};
+
+static void on_progress(const volt_progress_t *p, void *user_data) {
+    struct progress_seen *seen = user_data;
+    seen->calls++;
+    if (p->phase >= VOLT_PHASE_READ && p->phase <= VOLT_PHASE_SKIP) {
+        seen->per_phase[p->phase]++;
+    } else {
+        seen->per_phase[0]++;
+    }
+    if (p->item == NULL || (!p->has_total && p->total != 0) || (p->has_total && p->done > p->total)) {
+        seen->malformed++;
+    }
+}
+
+/* Calls in phases other than the allowed ones (a bit mask of 1 << phase). */
+static int calls_outside(const struct progress_seen *seen, int allowed) {
+    int n = seen->per_phase[0];
+    for (int ph = VOLT_PHASE_READ; ph <= VOLT_PHASE_SKIP; ph++) {
+        if (!(allowed & (1 << ph))) {
+            n += seen->per_phase[ph];
+        }
+    }
+    return n;
+}
+
+/* Copy the string value of the first "key":"..." in a JSON text to out ("" if absent). */
+static void json_string(const char *json, const char *key, char *out, size_t cap) {
+    char pattern[64];
+    out[0] = '\0';
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    const char *start = json != NULL ? strstr(json, pattern) : NULL;
+    if (start == NULL) {
+        return;
+    }
+    start += strlen(pattern);
+    const char *end = strchr(start, '"');
+    size_t n = end != NULL ? (size_t)(end - start) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(out, start, n);
+    out[n] = '\0';
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void test_images(volt_store_t *store, const char *scratch) {
+    char path[4096], path2[4096], dest[256];
+    char tree[128], tree2[128], manifest[128];
+    char *json = NULL;
+    struct progress_seen seen;
+
+    /* A tiny root filesystem: directories, files and a symlink. */
+    snprintf(path, sizeof path, "%s/rootfs", scratch);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/rootfs/etc", scratch);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/rootfs/bin", scratch);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/rootfs/etc/hostname", scratch);
+    write_file(path, "volt-c-test\n");
+    snprintf(path, sizeof path, "%s/rootfs/bin/hello", scratch);
+    write_file(path, "#!/bin/sh\necho hello\n");
+    chmod(path, 0755);
+    snprintf(path, sizeof path, "%s/rootfs/bin/hi", scratch);
+    if (symlink("hello", path) != 0) {
+        perror("symlink");
+    }
+
+    /* ---- argument errors ---- */
+    snprintf(path, sizeof path, "%s/rootfs", scratch);
+    json = (char *)"untouched";
+    check(kind_of(volt_image_import(store, path, "Bad Name", NULL, NULL, &json)) == VOLT_ERR_USAGE &&
+              strcmp(json, "untouched") == 0,
+          "image import with an invalid name is kind 2, out untouched");
+    check(kind_of(volt_image_inspect(store, "a/../b", &json)) == 2, "image inspect of an invalid name is kind 2");
+    check(kind_of(volt_image_import(store, NULL, "c/img:1", NULL, NULL, &json)) == VOLT_ERR_USAGE,
+          "image import with a NULL path is ERR_USAGE");
+    check(kind_of(volt_image_list(NULL, &json)) == VOLT_ERR_USAGE, "image list with a NULL store is ERR_USAGE");
+    snprintf(path2, sizeof path2, "%s/no-such-rootfs", scratch);
+    check(kind_of(volt_image_import(store, path2, "c/img:1", NULL, NULL, &json)) == VOLT_ERR_NOT_FOUND,
+          "image import of a nonexistent path is kind 3");
+    check(kind_of(volt_image_inspect(store, "c/none:1", &json)) == VOLT_ERR_NOT_FOUND,
+          "image inspect of a missing image is kind 3");
+    json = NULL;
+
+    /* ---- import with progress ---- */
+    memset(&seen, 0, sizeof seen);
+    check(kind_of(volt_image_import(store, path, "c/img:1", on_progress, &seen, &json)) == VOLT_OK &&
+              contains(json, "\"name\":\"c/img:1\"") && contains(json, "\"source\":\"rootfs:"),
+          "image import of a directory returns its record");
+    json_string(json, "tree", tree, sizeof tree);
+    check(strncmp(tree, "blake3:", 7) == 0 && strlen(tree) == 7 + 64, "import record has the tree digest");
+    volt_string_free(json);
+    json = NULL;
+    check(seen.calls > 0 && seen.per_phase[VOLT_PHASE_READ] > 0 && seen.per_phase[VOLT_PHASE_APPLY] > 0,
+          "import progress: READ and APPLY reports");
+    check(calls_outside(&seen, 1 << VOLT_PHASE_READ | 1 << VOLT_PHASE_APPLY) == 0 && seen.malformed == 0,
+          "import progress: only READ/APPLY, well-formed reports");
+
+    check(kind_of(volt_image_list(store, &json)) == VOLT_OK && json[0] == '[' && contains(json, "\"name\":\"c/img:1\""),
+          "image list contains the imported image");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_image_inspect(store, "c/img:1", &json)) == VOLT_OK && contains(json, tree) &&
+              contains(json, "\"layers\":[{"),
+          "image inspect has the tree and a layer");
+    json_string(json, "manifest_digest", manifest, sizeof manifest);
+    volt_string_free(json);
+    json = NULL;
+
+    /* ---- tag ---- */
+    check(kind_of(volt_image_tag(store, "c/img:1", "c/img:alias")) == VOLT_OK, "image tag");
+    check(kind_of(volt_image_inspect(store, "c/img:alias", &json)) == VOLT_OK && contains(json, tree) &&
+              contains(json, "\"name\":\"c/img:alias\""),
+          "the new tag names the same tree");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_image_tag(store, "c/none:1", "c/img:other")) == VOLT_ERR_NOT_FOUND,
+          "tag of a missing image is kind 3");
+
+    /* ---- export to an OCI layout and import it back ---- */
+    snprintf(path, sizeof path, "%s/layout", scratch);
+    memset(&seen, 0, sizeof seen);
+    check(kind_of(volt_image_export(store, "c/img:1", path, on_progress, &seen, &json)) == VOLT_OK &&
+              contains(json, manifest) && contains(json, "\"blobs\":"),
+          "image export to a directory reports the manifest digest");
+    volt_string_free(json);
+    json = NULL;
+    snprintf(path2, sizeof path2, "%s/layout/oci-layout", scratch);
+    check(is_file(path2), "export wrote oci-layout");
+    snprintf(path2, sizeof path2, "%s/layout/index.json", scratch);
+    check(is_file(path2), "export wrote index.json");
+    check(seen.per_phase[VOLT_PHASE_WRITE] > 0 && calls_outside(&seen, 1 << VOLT_PHASE_WRITE) == 0 &&
+              seen.malformed == 0,
+          "export progress: WRITE reports only");
+    /* (A separate directory: a failed export into a directory removes it, see docs/c-api.md.) */
+    snprintf(path2, sizeof path2, "%s/not-empty", scratch);
+    mkdir(path2, 0755);
+    snprintf(path2, sizeof path2, "%s/not-empty/file", scratch);
+    write_file(path2, "x");
+    snprintf(path2, sizeof path2, "%s/not-empty", scratch);
+    check(kind_of(volt_image_export(store, "c/img:1", path2, NULL, NULL, &json)) == VOLT_ERR_USAGE,
+          "export into a non-empty directory is ERR_USAGE");
+    snprintf(path2, sizeof path2, "%s/missing.tar", scratch);
+    check(kind_of(volt_image_export(store, "c/none:1", path2, NULL, NULL, &json)) == VOLT_ERR_NOT_FOUND &&
+              access(path2, F_OK) != 0,
+          "export of a missing image is kind 3 and writes nothing");
+
+    check(kind_of(volt_image_import(store, path, "c/copy:1", NULL, NULL, &json)) == VOLT_OK &&
+              contains(json, "\"source\":\"oci-layout:"),
+          "import of the exported layout (no progress callback)");
+    json_string(json, "tree", tree2, sizeof tree2);
+    volt_string_free(json);
+    json = NULL;
+    check(strcmp(tree, tree2) == 0, "layout round trip keeps the tree digest");
+
+    /* ---- container roots ---- */
+    char *root = NULL;
+    check(kind_of(volt_image_shared_root(store, "c/img:1", &root)) == VOLT_OK && root != NULL &&
+              contains(root, tree + 7),
+          "shared root is the checkout of the tree");
+    if (root != NULL) {
+        snprintf(path2, sizeof path2, "%s/etc/hostname", root);
+        check(file_equals(path2, "volt-c-test\n"), "shared root has the image's files");
+    }
+    volt_string_free(root);
+    snprintf(path, sizeof path, "%s/container", scratch);
+    check(kind_of(volt_image_create_rootfs(store, "c/img:1", path, true, &json)) == VOLT_OK &&
+              contains(json, "\"mode\":\"copy\""),
+          "create_rootfs with copy makes a private copy");
+    volt_string_free(json);
+    json = NULL;
+    snprintf(path2, sizeof path2, "%s/container/rootfs/bin/hi", scratch);
+    char target[64] = {0};
+    check(readlink(path2, target, sizeof target - 1) > 0 && strcmp(target, "hello") == 0,
+          "container root keeps the symlink");
+    check(kind_of(volt_image_create_rootfs(store, "c/img:1", path, true, &json)) == VOLT_ERR_ALREADY_EXISTS,
+          "a second create_rootfs in the same directory is ERR_ALREADY_EXISTS");
+    check(kind_of(volt_image_remove_rootfs(store, path)) == VOLT_OK && access(path2, F_OK) != 0,
+          "remove_rootfs removes the container root");
+    check(kind_of(volt_image_remove_rootfs(store, path)) == VOLT_OK, "remove_rootfs again is a no-op");
+    /* Without copy: overlayfs where it can be mounted (root), otherwise a copy. */
+    check(kind_of(volt_image_create_rootfs(store, "c/img:1", path, false, &json)) == VOLT_OK &&
+              (contains(json, "\"mode\":\"overlay\"") || contains(json, "\"mode\":\"copy\"")),
+          "create_rootfs without copy makes an overlay or a copy");
+    printf("# rootfs without copy: %s\n", json != NULL ? json : "(none)");
+    volt_string_free(json);
+    json = NULL;
+    snprintf(path2, sizeof path2, "%s/container/rootfs/etc/hostname", scratch);
+    check(file_equals(path2, "volt-c-test\n"), "the container root shows the image's files");
+    check(kind_of(volt_image_remove_rootfs(store, path)) == VOLT_OK && access(path2, F_OK) != 0,
+          "remove_rootfs undoes it");
+
+    /* ---- registry ---- */
+    volt_registry_t *reg = NULL;
+    volt_registry_free(NULL);
+    check(volt_registry_port(NULL) == 0 && volt_registry_url(NULL) == NULL, "registry port/url of NULL");
+    check(kind_of(volt_registry_stop(NULL, 0)) == VOLT_ERR_USAGE, "registry stop of NULL is ERR_USAGE");
+    check(kind_of(volt_registry_start(store, "not an address", NULL, NULL, &reg)) == VOLT_ERR_USAGE && reg == NULL,
+          "registry start with a bad bind address is ERR_USAGE");
+    check(kind_of(volt_registry_start(store, "127.0.0.1:0", "cert.pem", NULL, &reg)) == VOLT_ERR_USAGE,
+          "registry start with a certificate but no key is ERR_USAGE");
+    check(kind_of(volt_registry_start(store, "127.0.0.1:0", NULL, NULL, &reg)) == VOLT_OK && reg != NULL,
+          "registry starts on 127.0.0.1:0");
+    if (reg == NULL) {
+        return;
+    }
+    unsigned port = volt_registry_port(reg);
+    char *url = volt_registry_url(reg);
+    char expected[64];
+    snprintf(expected, sizeof expected, "http://127.0.0.1:%u", port);
+    check(port != 0 && url != NULL && strcmp(url, expected) == 0, "registry port and URL");
+    volt_string_free(url);
+    volt_registry_t *reg2 = NULL;
+    snprintf(expected, sizeof expected, "127.0.0.1:%u", port);
+    check(kind_of(volt_registry_start(store, expected, NULL, NULL, &reg2)) == VOLT_ERR_GENERAL && reg2 == NULL,
+          "a second registry on the same address is ERR_GENERAL");
+    snprintf(path, sizeof path, "%s/no-cert.pem", scratch);
+    snprintf(path2, sizeof path2, "%s/no-key.pem", scratch);
+    check(kind_of(volt_registry_start(store, "127.0.0.1:0", path, path2, &reg2)) == VOLT_ERR_NOT_FOUND && reg2 == NULL,
+          "registry start with missing TLS files is ERR_NOT_FOUND");
+
+    /* tokens */
+    const char *repos[] = {"c/*"};
+    const char *bad_repos[] = {"Not A Repo"};
+    char *token = NULL;
+    check(kind_of(volt_registry_token_create(store, repos, 0, "pull", "1h", &token)) == VOLT_ERR_USAGE,
+          "token without repositories is ERR_USAGE");
+    check(kind_of(volt_registry_token_create(store, bad_repos, 1, "pull", "1h", &token)) == VOLT_ERR_USAGE,
+          "token for an invalid repository is ERR_USAGE");
+    check(kind_of(volt_registry_token_create(store, repos, 1, "pull,fly", "1h", &token)) == VOLT_ERR_USAGE,
+          "token with an unknown action is ERR_USAGE");
+    check(kind_of(volt_registry_token_create(store, repos, 1, "pull", "1 fortnight", &token)) == VOLT_ERR_USAGE,
+          "token with a bad ttl is ERR_USAGE");
+    check(kind_of(volt_registry_token_create(store, NULL, 1, "pull", "1h", &token)) == VOLT_ERR_USAGE && token == NULL,
+          "token with NULL repos is ERR_USAGE");
+    check(kind_of(volt_registry_token_create(store, repos, 1, "pull,push", "1h", &token)) == VOLT_OK &&
+              token != NULL && strncmp(token, "volt1.", 6) == 0,
+          "token_create returns a volt1 token");
+    char *pull_token = NULL;
+    check(kind_of(volt_registry_token_create(store, repos, 1, NULL, NULL, &pull_token)) == VOLT_OK &&
+              pull_token != NULL,
+          "token_create with default actions and ttl");
+
+    /* push */
+    snprintf(dest, sizeof dest, "127.0.0.1:%u/c/test:1", port);
+    check(kind_of(volt_image_push(store, "c/img:1", dest, NULL, NULL, NULL, false, NULL, NULL, &json)) ==
+              VOLT_ERR_PERMISSION,
+          "push without a token is kind 5");
+    check(kind_of(volt_image_push(store, "c/img:1", dest, NULL, NULL, pull_token, false, NULL, NULL, &json)) ==
+              VOLT_ERR_PERMISSION,
+          "push with a pull-only token is kind 5");
+    check(kind_of(volt_image_push(store, "c/img:1", dest, "user", NULL, NULL, false, NULL, NULL, &json)) ==
+              VOLT_ERR_USAGE,
+          "push with a username but no password is ERR_USAGE");
+    check(kind_of(volt_image_push(store, "c/none:1", dest, NULL, NULL, token, false, NULL, NULL, &json)) ==
+              VOLT_ERR_NOT_FOUND,
+          "push of a missing image is kind 3");
+    memset(&seen, 0, sizeof seen);
+    check(kind_of(volt_image_push(store, "c/img:1", dest, NULL, NULL, token, false, on_progress, &seen, &json)) ==
+                  VOLT_OK &&
+              contains(json, manifest) && contains(json, "\"reference\":\"") && contains(json, "c/test:1"),
+          "push with a bearer token reports the manifest digest");
+    volt_string_free(json);
+    json = NULL;
+    check(seen.calls > 0 && calls_outside(&seen, 1 << VOLT_PHASE_UPLOAD | 1 << VOLT_PHASE_SKIP) == 0 &&
+              seen.malformed == 0,
+          "push progress: UPLOAD/SKIP reports only");
+
+    /* pull into a second store on a fresh root */
+    volt_store_t *store2 = NULL;
+    snprintf(path, sizeof path, "%s/root2", scratch);
+    check(kind_of(volt_store_open(path, &store2)) == VOLT_OK && store2 != NULL, "second store on a fresh root");
+    if (store2 != NULL) {
+        memset(&seen, 0, sizeof seen);
+        check(kind_of(volt_image_pull(store2, dest, "c/pulled:1", NULL, NULL, token, false, on_progress, &seen,
+                                      &json)) == VOLT_OK &&
+                  contains(json, "\"name\":\"c/pulled:1\"") && contains(json, "\"source\":\"registry:"),
+              "pull into the second store");
+        json_string(json, "tree", tree2, sizeof tree2);
+        volt_string_free(json);
+        json = NULL;
+        check(strcmp(tree, tree2) == 0, "pulled image has the pushed tree digest");
+        check(seen.per_phase[VOLT_PHASE_DOWNLOAD] > 0 && seen.per_phase[VOLT_PHASE_APPLY] > 0 &&
+                  calls_outside(&seen, 1 << VOLT_PHASE_DOWNLOAD | 1 << VOLT_PHASE_SKIP | 1 << VOLT_PHASE_APPLY) == 0 &&
+                  seen.malformed == 0,
+              "pull progress: DOWNLOAD and APPLY reports");
+        check(kind_of(volt_image_pull(store2, dest, NULL, NULL, NULL, token, false, NULL, NULL, &json)) == VOLT_OK,
+              "pull with the default local name");
+        volt_string_free(json);
+        json = NULL;
+        check(kind_of(volt_image_inspect(store2, dest, &json)) == VOLT_OK && contains(json, tree),
+              "default local name is the reference");
+        volt_string_free(json);
+        json = NULL;
+        check(kind_of(volt_image_pull(store2, dest, "c/basic:1", "anyone", token, NULL, false, NULL, NULL, &json)) ==
+                      VOLT_OK &&
+                  contains(json, tree),
+              "pull with the token as the password of a login");
+        volt_string_free(json);
+        json = NULL;
+        check(kind_of(volt_image_pull(store2, dest, "c/anon:1", NULL, NULL, NULL, false, NULL, NULL, &json)) == VOLT_OK &&
+                  contains(json, tree),
+              "anonymous pull (allowed by default)");
+        volt_string_free(json);
+        json = NULL;
+        check(kind_of(volt_image_remove(store2, "c/basic:1")) == VOLT_OK &&
+                  kind_of(volt_image_remove(store2, "c/anon:1")) == VOLT_OK,
+              "remove the extra pulls");
+        snprintf(path, sizeof path, "127.0.0.1:%u/c/test:nope", port);
+        json = (char *)"untouched";
+        check(kind_of(volt_image_pull(store2, path, "c/nope:1", NULL, NULL, token, false, NULL, NULL, &json)) ==
+                      VOLT_ERR_NOT_FOUND &&
+                  strcmp(json, "untouched") == 0,
+              "pull of a missing tag is kind 3");
+        json = NULL;
+        check(kind_of(volt_image_inspect(store2, "c/nope:1", &json)) == VOLT_ERR_NOT_FOUND,
+              "a failed pull keeps nothing");
+        check(kind_of(volt_image_pull(store2, dest, "Bad Name", NULL, NULL, token, false, NULL, NULL, &json)) ==
+                  VOLT_ERR_USAGE,
+              "pull under an invalid name is kind 2");
+    }
+
+    /* stop */
+    check(kind_of(volt_registry_stop(reg, 1000)) == VOLT_OK, "registry stops");
+    check(kind_of(volt_registry_stop(reg, 0)) == VOLT_OK, "stopping a stopped registry succeeds");
+    if (store2 != NULL) {
+        check(kind_of(volt_image_pull(store2, dest, "c/after:1", NULL, NULL, token, false, NULL, NULL, &json)) ==
+                  VOLT_ERR_NETWORK,
+              "pull from the stopped registry is ERR_NETWORK");
+    }
+    volt_registry_free(reg);
+
+    /* A registry outlives the store handle it was started from; free stops it. */
+    volt_store_t *store3 = NULL;
+    volt_registry_t *reg3 = NULL;
+    snprintf(path, sizeof path, "%s/root", scratch);
+    check(kind_of(volt_store_open(path, &store3)) == VOLT_OK &&
+              kind_of(volt_registry_start(store3, "127.0.0.1:0", NULL, NULL, &reg3)) == VOLT_OK,
+          "registry started from another handle on the same root");
+    volt_store_free(store3);
+    if (reg3 != NULL && store2 != NULL) {
+        char dest3[256];
+        snprintf(dest3, sizeof dest3, "127.0.0.1:%u/c/test:1", volt_registry_port(reg3));
+        check(kind_of(volt_image_pull(store2, dest3, "c/again:1", NULL, NULL, token, false, NULL, NULL, &json)) ==
+                      VOLT_OK &&
+                  contains(json, tree),
+              "it serves after its store handle was freed (token from the first handle)");
+        volt_string_free(json);
+        json = NULL;
+        check(kind_of(volt_image_remove(store2, "c/again:1")) == VOLT_OK &&
+                  kind_of(volt_image_remove(store2, dest3)) == VOLT_ERR_NOT_FOUND,
+              "remove the image pulled from it");
+    }
+    volt_registry_free(reg3);
+    volt_string_free(token);
+    volt_string_free(pull_token);
+
+    /* ---- remove ---- */
+    check(kind_of(volt_image_remove(store, "c/img:alias")) == VOLT_OK &&
+              kind_of(volt_image_remove(store, "c/copy:1")) == VOLT_OK,
+          "image remove");
+    check(kind_of(volt_image_remove(store, "c/copy:1")) == VOLT_ERR_NOT_FOUND, "removing a removed image is kind 3");
+    check(kind_of(volt_image_inspect(store, "c/img:alias", &json)) == VOLT_ERR_NOT_FOUND,
+          "a removed image is gone");
+    check(kind_of(volt_image_list(store, &json)) == VOLT_OK && contains(json, "\"name\":\"c/img:1\"") &&
+              !contains(json, "c/copy:1") && !contains(json, "c/img:alias"),
+          "list after remove has only the remaining image");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_image_remove(store, "c/img:1")) == VOLT_OK && kind_of(volt_image_list(store, &json)) == VOLT_OK &&
+              strcmp(json, "[]") == 0,
+          "removing the last image empties the list");
+    volt_string_free(json);
+    if (store2 != NULL) {
+        json = NULL;
+        check(kind_of(volt_image_remove(store2, "c/pulled:1")) == VOLT_OK &&
+                  kind_of(volt_image_remove(store2, dest)) == VOLT_OK,
+              "image remove in the second store");
+        volt_store_free(store2);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -331,6 +728,8 @@ int main(int argc, char **argv) {
           "unreferenced object is collected by gc");
 
     volt_string_free(digest);
+
+    test_images(store, scratch);
     volt_store_free(store);
 
     printf("C: %d passed, %d failed\n", passed, failed);

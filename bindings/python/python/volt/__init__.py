@@ -9,6 +9,15 @@ Open a store and work with it::
     store.checkout("images/demo", "/tmp/demo-checkout")
     assert not store.verify()["corrupt"]
 
+Images live in the same store (:attr:`Store.images`) and can be served as an OCI registry::
+
+    store.images.import_path("/srv/rootfs", "demo:v1")
+    with store.serve_registry(bind="127.0.0.1:0") as registry:
+        token = store.registry_token(["demo"], actions="pull,push")
+        store.images.push("demo:v1", f"{registry.address}/demo:v1", token=token)
+        other = volt.Store("/tmp/volt-other")
+        other.images.pull(f"{registry.address}/demo:v1", "demo:v1", token=token)
+
 Errors are :class:`VoltError` subclasses, one per Volt error kind, which also derive from the
 matching builtin (:class:`NotFoundError` is a :class:`FileNotFoundError`). Result shapes are
 described in :mod:`volt.types`.
@@ -32,13 +41,15 @@ from ._errors import (
     VoltPermissionError,
     VoltTimeoutError,
 )
-from ._volt import Store, __version__
+from ._volt import Images, RegistryServer, Store, __version__
 
 # Listed out (not built from _errors.__all__) because type checkers and mypy.stubtest only read
 # a literal __all__.
 __all__ = [
     "__version__",
     "Store",
+    "Images",
+    "RegistryServer",
     "types",
     "VoltError",
     "GeneralError",

@@ -1,6 +1,8 @@
 """Typing stub for the native module ``volt._volt`` (import it through ``volt``)."""
 
+import builtins
 from collections.abc import Sequence
+from types import TracebackType
 from typing import final
 
 from volt.types import (
@@ -9,16 +11,22 @@ from volt.types import (
     CheckoutMode,
     CheckoutReport,
     DedupReport,
+    ExportReport,
     GcReport,
+    ImageRecord,
+    ImageSummary,
     ObjectInfo,
+    ProgressCallback,
+    PushReport,
     PutOutcome,
     RefEntry,
+    RootfsMount,
     Status,
     StrPath,
     VerifyReport,
 )
 
-__all__ = ["Store", "__version__"]
+__all__ = ["Store", "Images", "RegistryServer", "__version__"]
 
 __version__: str
 
@@ -37,6 +45,9 @@ class Store:
     @property
     def root(self) -> str:
         """The store directory (``<root>/var/lib/volt/cas``)."""
+    @property
+    def images(self) -> Images:
+        """The store's images."""
     def put_file(self, path: StrPath, ref: str | None = None, also: Sequence[AliasAlgorithm] = ()) -> PutOutcome:
         """Store a file; ``ref`` names it, ``also`` records SHA-2 aliases."""
     def put_bytes(
@@ -69,3 +80,100 @@ class Store:
         """Point ref ``name`` at ``target``; returns the object's digest."""
     def delete_ref(self, name: str) -> None:
         """Remove ref ``name``."""
+    def serve_registry(
+        self,
+        bind: str = "127.0.0.1:5000",
+        tls_cert: StrPath | None = None,
+        tls_key: StrPath | None = None,
+        token_ttl: str = "5m",
+    ) -> RegistryServer:
+        """Serve this store as an OCI registry in the background (port 0 picks a free port)."""
+    def registry_token(
+        self, repos: Sequence[str], actions: str = "pull", ttl: str = "1h", subject: str = "python"
+    ) -> str:
+        """A bearer token for this store's registry granting ``actions`` on ``repos`` for ``ttl``."""
+
+@final
+class Images:
+    """The images of one store (:attr:`Store.images`).
+
+    Every method releases the GIL while it works and raises a :class:`volt.VoltError` subclass on
+    failure. ``progress`` is called with one :class:`volt.types.Progress` per report, from worker
+    threads; if it raises, it is not called again, the operation still runs to its end, and the
+    exception is raised when the call returns.
+    """
+
+    def import_path(self, path: StrPath, name: str, progress: ProgressCallback | None = None) -> ImageRecord:
+        """Import an OCI layout, docker archive or root filesystem (directory or tarball) as ``name``."""
+    def list(self) -> builtins.list[ImageSummary]:
+        """All local images, sorted by name."""
+    def inspect(self, name: str) -> ImageRecord:
+        """The record of image ``name``."""
+    def tag(self, source: str, target: str) -> None:
+        """Give image ``source`` the additional name ``target``."""
+    def remove(self, name: str) -> None:
+        """Remove the name ``name``; the content goes at the next gc."""
+    def export(self, name: str, dest: StrPath, progress: ProgressCallback | None = None) -> ExportReport:
+        """Write image ``name`` as an OCI image layout: a tar file if ``dest`` ends in ``.tar``, else a directory."""
+    def pull(
+        self,
+        reference: str,
+        name: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        insecure: bool = False,
+        ca_certs: Sequence[StrPath] = (),
+        progress: ProgressCallback | None = None,
+    ) -> ImageRecord:
+        """Pull ``reference`` from a registry and name it ``name``."""
+    def push(
+        self,
+        name: str,
+        destination: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        insecure: bool = False,
+        ca_certs: Sequence[StrPath] = (),
+        progress: ProgressCallback | None = None,
+    ) -> PushReport:
+        """Push image ``name`` to ``destination`` (default: its own name)."""
+    def shared_root(self, name: str) -> str:
+        """The shared read-only checkout of the image's tree (do not modify its files)."""
+    def create_rootfs(self, name: str, container_dir: StrPath, copy: bool = False) -> RootfsMount:
+        """Make ``container_dir/rootfs`` from the image: an overlayfs, or a private copy."""
+    def remove_rootfs(self, container_dir: StrPath) -> None:
+        """Undo :meth:`create_rootfs` (idempotent)."""
+
+@final
+class RegistryServer:
+    """A registry server running in the background (:meth:`Store.serve_registry`).
+
+    Stop it with :meth:`stop` or use it as a context manager.
+    """
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://HOST:PORT`` (``https://`` with TLS)."""
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+    @property
+    def address(self) -> str:
+        """``HOST:PORT``, the registry part of image references."""
+    @property
+    def running(self) -> bool:
+        """Whether it has not been stopped yet."""
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop, letting requests in flight finish within ``grace`` seconds; idempotent."""
+    def __enter__(self) -> RegistryServer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """:meth:`stop` with the default grace period."""

@@ -1,12 +1,13 @@
-"""Shapes of the values :class:`volt.Store` returns, for type checkers.
+"""Shapes of the values :class:`volt.Store` and :class:`volt.Images` return, for type checkers.
 
 Every report is a plain ``dict`` whose keys are the field names of the Rust struct it comes from
-(``volt_cas::BuildReport`` and so on). Object ids are ``"blake3:<64 hex digits>"`` strings; SHA-2
-aliases are ``"sha256:<hex>"`` / ``"sha512:<hex>"``.
+(``volt_cas::BuildReport``, ``volt_core::image::ImageRecord`` and so on). Object ids are
+``"blake3:<64 hex digits>"`` strings; SHA-2 aliases and OCI digests are ``"sha256:<hex>"`` /
+``"sha512:<hex>"``; image names are ``"repository:tag"`` strings.
 """
 
 import os
-from typing import List, Literal, Optional, TypedDict, Union
+from typing import Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 __all__ = [
     "StrPath",
@@ -25,6 +26,17 @@ __all__ = [
     "SharedObject",
     "DedupReport",
     "RefEntry",
+    "ProgressPhase",
+    "Progress",
+    "ProgressCallback",
+    "ImageConfig",
+    "LayerRecord",
+    "ImageRecord",
+    "ImageSummary",
+    "ExportReport",
+    "PushReport",
+    "RootfsMode",
+    "RootfsMount",
 ]
 
 #: A filesystem path argument.
@@ -39,6 +51,13 @@ AliasAlgorithm = Union[Literal["sha256"], Literal["sha512"]]
 CheckoutMode = Union[Literal["hardlink"], Literal["reflink"], Literal["copy"]]
 #: How an object is stored.
 ObjectKind = Union[Literal["blob"], Literal["chunked"]]
+#: What a progress report is about: reading the input, transferring a blob, applying a layer,
+#: writing an export, or a blob that was already there.
+ProgressPhase = Union[
+    Literal["read"], Literal["download"], Literal["upload"], Literal["apply"], Literal["write"], Literal["skip"]
+]
+#: How a container root filesystem was made.
+RootfsMode = Union[Literal["overlay"], Literal["copy"]]
 
 
 class PutOutcome(TypedDict):
@@ -166,3 +185,106 @@ class RefEntry(TypedDict):
 
     name: str
     target: str
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+class Progress(TypedDict):
+    """One progress report (``volt_core::image::Progress``): ``done`` of ``total`` units, bytes
+    for transfers and exports, layers for ``"apply"``; ``total`` is ``None`` when unknown."""
+
+    phase: ProgressPhase
+    item: str
+    done: int
+    total: Optional[int]
+
+
+#: A progress callback: called with one :class:`Progress` per report, from worker threads.
+#: Its return value is ignored.
+ProgressCallback = Callable[[Progress], object]
+
+
+class ImageConfig(TypedDict):
+    """The parts of an image config Volt keeps (``volt_core::image::ImageConfig``); absent
+    fields are empty strings, lists and dicts."""
+
+    entrypoint: List[str]
+    cmd: List[str]
+    env: List[str]
+    workdir: str
+    user: str
+    exposed_ports: List[str]
+    volumes: List[str]
+    labels: Dict[str, str]
+    stop_signal: str
+    architecture: str
+    os: str
+    created: str
+
+
+class LayerRecord(TypedDict):
+    """One layer of an image, bottom first (``volt_core::image::LayerRecord``)."""
+
+    digest: str
+    media_type: str
+    size: int
+    diff_id: str
+    object: str
+
+
+class ImageRecord(TypedDict):
+    """Everything Volt records about a local image (``volt_core::image::ImageRecord``)."""
+
+    name: str
+    id: str
+    manifest_digest: str
+    manifest_media_type: str
+    manifest_object: str
+    config_object: str
+    config: ImageConfig
+    layers: List[LayerRecord]
+    tree: str
+    files: int
+    size: int
+    source: str
+    stored: str
+
+
+class ImageSummary(TypedDict):
+    """One image in :meth:`volt.Images.list` (``volt_core::image::ImageSummary``)."""
+
+    name: str
+    id: str
+    size: int
+    layers: int
+    stored: str
+
+
+class ExportReport(TypedDict):
+    """What an export wrote (``volt_core::image::ExportReport``)."""
+
+    path: str
+    manifest_digest: str
+    blobs: int
+    bytes: int
+
+
+class PushReport(TypedDict):
+    """What a push did (``volt_core::image::PushReport``)."""
+
+    reference: str
+    manifest_digest: str
+    uploaded: int
+    skipped: int
+    bytes: int
+
+
+class RootfsMount(TypedDict):
+    """A container root filesystem (``volt_core::image::RootfsMount``); ``lower`` and ``upper``
+    are set in overlay mode only."""
+
+    path: str
+    mode: RootfsMode
+    lower: Optional[str]
+    upper: Optional[str]
