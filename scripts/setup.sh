@@ -11,7 +11,7 @@ for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv 
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then
-    for pkg in ostree b3sum qemu-utils wrk; do
+    for pkg in ostree b3sum qemu-utils wrk apache2-utils; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
     done
 fi

@@ -436,6 +436,82 @@ impl<'a> Txn<'a> {
         Ok(PutOutcome { id, size: idx.size, chunks: idx.chunks.len(), existed: existed && all_existed, aliases })
     }
 
+    /// Store a stream as one whole object whatever its size: no chunking. For content that
+    /// chunking cannot deduplicate (compressed archives, say), this costs one file instead of
+    /// thousands. The stream is written to a temporary file while a second thread hashes it;
+    /// memory use is a few megabytes.
+    ///
+    /// # Errors
+    /// Read errors on `r` (reported against `what`), I/O errors in the store.
+    pub fn put_stream_whole(&self, r: &mut dyn Read, what: &Path, also: &[Algorithm]) -> Result<PutOutcome> {
+        static PART: AtomicU64 = AtomicU64::new(0);
+        let part = self.cas.tmp_dir().join(format!(
+            "variant-{}-part-{}",
+            std::process::id(),
+            PART.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut algos = vec![Algorithm::Blake3];
+        algos.extend(also.iter().copied().filter(|a| *a != Algorithm::Blake3));
+        let result = (|| -> Result<PutOutcome> {
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&part).ctx("create", &part)?;
+            let (size, digests) = std::thread::scope(|s| -> Result<(u64, Vec<Digest>)> {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(4);
+                let hasher = s.spawn(move || {
+                    let mut hs = Hashers::new(&algos);
+                    for block in rx {
+                        hs.update(&block);
+                    }
+                    hs.finish()
+                });
+                let mut size = 0u64;
+                let outcome = (|| -> Result<()> {
+                    loop {
+                        let mut buf = vec![0u8; 1 << 20];
+                        let mut filled = 0;
+                        while filled < buf.len() {
+                            match r.read(&mut buf[filled..]) {
+                                Ok(0) => break,
+                                Ok(n) => filled += n,
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                Err(e) => return Err(Error::io("read", what, e)),
+                            }
+                        }
+                        if filled == 0 {
+                            return Ok(());
+                        }
+                        buf.truncate(filled);
+                        f.write_all(&buf).ctx("write object", &part)?;
+                        size += filled as u64;
+                        let _ = tx.send(std::sync::Arc::new(buf));
+                    }
+                })();
+                drop(tx);
+                let digests = hasher.join().expect("hasher panicked");
+                outcome.map(|()| (size, digests))
+            })?;
+            let id = digests[0].object_id().expect("blake3 first");
+            let existed = self.protect_as(&id, true)?;
+            if !existed {
+                meta::apply_new_fd(&f, &Meta::neutral()).ctx("set object metadata", &part)?;
+                drop(f);
+                // (None: another thread of this transaction staged the same content.)
+                if let Some(staged) = self.claim(&id, "") {
+                    let dir = staged.parent().expect("fanout dir");
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .ctx("create fanout directory", dir)?;
+                    fs::rename(&part, &staged).ctx("stage object", &staged)?;
+                }
+            }
+            let aliases = self.record_aliases(id, &digests[1..]);
+            Ok(PutOutcome { id, size, chunks: 0, existed, aliases })
+        })();
+        let _ = fs::remove_file(&part);
+        result
+    }
+
     /// Store a file from disk (whole or chunked by size), with `meta` for a new whole object.
     ///
     /// # Errors

@@ -210,6 +210,35 @@ impl Compression {
     }
 }
 
+/// Store a blob from a stream. Compressed blobs (gzip, zstd) are stored whole: content-defined
+/// chunks of a compressed stream almost never repeat elsewhere, and one file is far cheaper
+/// than thousands. Anything else goes through the store's usual size-based chunking.
+///
+/// # Errors
+/// Store and read errors.
+pub fn put_blob(
+    txn: &volt_cas::Txn<'_>,
+    r: &mut dyn std::io::Read,
+    what: &std::path::Path,
+    also: &[Algorithm],
+) -> std::result::Result<volt_cas::PutOutcome, volt_cas::Error> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match r.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(volt_cas::Error::Io { op: "read", path: what.to_path_buf(), source: e }),
+        }
+    }
+    let mut chained = std::io::Read::chain(&head[..got], r);
+    match Compression::sniff(&head[..got]) {
+        Compression::None => txn.put_reader(&mut chained, what, also, None),
+        _ => txn.put_stream_whole(&mut chained, what, also),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

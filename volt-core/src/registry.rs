@@ -744,7 +744,7 @@ fn upload_writer(cas: &Cas, name: &str, rx: tokio::sync::mpsc::Receiver<Msg>) {
         }
     };
     // sha256 is hashed on the way in; the rare sha512 upload is hashed again once stored.
-    let put = txn.put_reader(&mut reader, std::path::Path::new(name), &[Algorithm::Sha256], None);
+    let put = oci::put_blob(&txn, &mut reader, std::path::Path::new(name), &[Algorithm::Sha256]);
     let Some(Msg::Finish { digest, link, reply }) = reader.finish.take() else {
         return; // cancelled: dropping the transaction discards what was staged
     };

@@ -96,10 +96,14 @@ impl Source {
                         also.push(Algorithm::Sha512);
                     }
                 }
-                let out = txn.put_file(&p, &also, None).map_err(|e| match e {
-                    volt_cas::Error::SourceNotFound(_) => Error::invalid_image(name, "missing from the layout"),
-                    other => other.into(),
-                })?;
+                let mut f = match File::open(&p) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Err(Error::invalid_image(name, "missing from the layout"))
+                    }
+                    Err(e) => return Err(Error::io("open", &p, e)),
+                };
+                let out = oci::put_blob(txn, &mut f, &p, &also)?;
                 (out.id, out.aliases, out.size)
             }
             Source::Stored(m) => {
@@ -178,7 +182,8 @@ impl Images {
                 }
             }
             _ => {
-                let out = txn.put_file(path, &[Algorithm::Sha256], None)?;
+                let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+                let out = oci::put_blob(&txn, &mut f, path, &[Algorithm::Sha256])?;
                 let sha = out.aliases[0].to_string();
                 self.import_single_layer(
                     txn,
@@ -208,7 +213,7 @@ impl Images {
             let name = norm(&String::from_utf8_lossy(&e.path_bytes()));
             match e.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let out = txn.put_reader(&mut e, Path::new(&name), &[Algorithm::Sha256], None)?;
+                    let out = oci::put_blob(txn, &mut e, Path::new(&name), &[Algorithm::Sha256])?;
                     done += out.size;
                     if let Some(p) = progress {
                         p(&Progress { phase: Phase::Read, item: name.clone(), done, total });

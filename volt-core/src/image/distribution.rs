@@ -365,8 +365,7 @@ impl Images {
         if want.algorithm == Algorithm::Sha512 {
             also.push(Algorithm::Sha512);
         }
-        let out = txn
-            .put_reader(&mut reader, std::path::Path::new(&l.digest), &also, None)
+        let out = oci::put_blob(txn, &mut reader, std::path::Path::new(&l.digest), &also)
             .map_err(|e| Error::Remote { registry: r.whole(), reason: e.to_string(), kind: ErrorKind::Network })?;
         let ok = match want.algorithm {
             Algorithm::Blake3 => want.object_id() == Some(out.id),
