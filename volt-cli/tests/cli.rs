@@ -421,3 +421,93 @@ fn sigint_during_a_build_exits_13_and_commits_nothing() {
     }
     assert!(interrupted > 0, "no SIGINT landed during a build");
 }
+
+#[test]
+fn image_commands_outputs_and_exit_codes() {
+    let e = Env::new();
+    let src = e.tree("rootfs", 20);
+    let rec = e.json(&["image", "import", src.to_str().unwrap(), "--name", "demo/app:1"]);
+    assert_eq!(rec["name"], "demo/app:1");
+    assert!(rec["tree"].as_str().unwrap().starts_with("blake3:"));
+    let id = e.ok(&["-q", "image", "inspect", "demo/app:1"]);
+    assert_eq!(id.trim(), rec["id"].as_str().unwrap());
+    e.ok(&["image", "tag", "demo/app:1", "demo/app:stable"]);
+    let list = e.json(&["image", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let table = e.ok(&["image", "ls"]);
+    assert!(table.contains("REPOSITORY") && table.contains("stable"), "{table}");
+    let out = e.dir.path().join("export.tar");
+    e.ok(&["image", "export", "demo/app:1", out.to_str().unwrap()]);
+    let again = e.json(&["image", "import", out.to_str().unwrap(), "--name", "again"]);
+    assert_eq!(again["tree"], rec["tree"]);
+    // Exit codes: bad name 2, unknown image 3, unsafe layer 2, image in use 9.
+    assert_eq!(code(&e.volt(&["image", "inspect", "Bad:Name"])), 2);
+    assert_eq!(code(&e.volt(&["image", "inspect", "nope"])), 3);
+    assert_eq!(code(&e.volt(&["image", "rm", "nope"])), 3);
+    assert_eq!(code(&e.volt(&["image", "import", "/nonexistent/x", "--name", "x"])), 3);
+    let evil = e.dir.path().join("evil.tar");
+    let st = Command::new("tar")
+        .args(["-cf", evil.to_str().unwrap(), "-P", "-C", "/", "/etc/hostname"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = e.volt(&["-o", "json", "image", "import", evil.to_str().unwrap(), "--name", "evil"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(err["error"].as_str().unwrap().contains("absolute path"), "{err}");
+    assert_eq!(err["kind"], "ERR_USAGE");
+    assert_eq!(code(&e.volt(&["image", "inspect", "evil"])), 3, "nothing of a refused import is kept");
+    let c = e.root().join("var/lib/volt/containers/web");
+    fs::create_dir_all(&c).unwrap();
+    fs::write(c.join("config.json"), r#"{"image":"demo/app:1"}"#).unwrap();
+    let o = e.volt(&["image", "rm", "demo/app:1"]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(stderr(&o).contains("in use by container web"), "{}", stderr(&o));
+    fs::remove_dir_all(&c).unwrap();
+    e.ok(&["image", "rm", "demo/app:1", "demo/app:stable", "again"]);
+    assert_eq!(e.json(&["image", "list"]).as_array().unwrap().len(), 0);
+    // Registry tokens: bad ttl and actions are usage errors; a good one prints only the token.
+    assert_eq!(code(&e.volt(&["registry", "token", "create", "--repo", "a", "--ttl", "1w"])), 2);
+    assert_eq!(code(&e.volt(&["registry", "token", "create", "--repo", "a", "--actions", "fly"])), 2);
+    assert_eq!(code(&e.volt(&["registry", "token", "create", "--repo", "../x"])), 2);
+    let t = e.ok(&["-q", "registry", "token", "create", "--repo", "a", "--actions", "pull,push", "--ttl", "5m"]);
+    assert!(t.trim().starts_with("volt1.") && t.trim().split('.').count() == 3, "{t}");
+    let audit = fs::read_to_string(e.root().join("var/log/volt/audit.log")).unwrap();
+    assert!(audit.contains("image.import") && audit.contains("registry.token.create"));
+    assert!(!audit.contains(t.trim()), "the token was written to the audit log");
+}
+
+#[test]
+fn registry_serve_push_pull_and_sigterm() {
+    let e = Env::new();
+    let src = e.tree("rootfs", 10);
+    let rec = e.json(&["image", "import", src.to_str().unwrap(), "--name", "srv:1"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut serve = e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::piped()).spawn().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = e.ok(&["-q", "registry", "token", "create", "--repo", "*", "--actions", "pull,push"]);
+    let token = token.trim();
+    let o = e.volt(&["image", "push", "srv:1", &format!("{addr}/srv:1")]);
+    assert_eq!(code(&o), 5, "push without a token: {}", stderr(&o));
+    let push = e.json(&["image", "push", "srv:1", &format!("{addr}/srv:1"), "--token", token]);
+    assert_eq!(push["uploaded"], 2);
+    let again = e.json(&["image", "push", "srv:1", &format!("{addr}/srv:1"), "--creds", &format!("me:{token}")]);
+    assert_eq!(again["uploaded"], 0, "a second push uploads nothing");
+    let pulled = e.json(&["image", "pull", &format!("{addr}/srv:1"), "--name", "pulled:1"]);
+    assert_eq!(pulled["tree"], rec["tree"]);
+    assert_eq!(code(&e.volt(&["image", "pull", &format!("{addr}/srv:nope")])), 3);
+    assert_eq!(code(&e.volt(&["image", "pull", "127.0.0.1:1/x:1"])), 8, "connection refused is a network error");
+    let pid = rustix::process::Pid::from_raw(serve.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "SIGTERM: {status:?}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(serve.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("SIGTERM") && !err.contains(token), "{err}");
+}
