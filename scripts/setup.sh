@@ -7,11 +7,11 @@ set -euo pipefail
 
 need_apt=()
 for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux \
-    tar skopeo podman docker-registry busybox-static; do
+    tar skopeo podman docker-registry busybox-static apache2-utils; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then
-    for pkg in ostree b3sum qemu-utils wrk apache2-utils; do
+    for pkg in ostree b3sum qemu-utils wrk; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
     done
 fi

@@ -23,5 +23,5 @@ env -u VOLT_ROOT -u VOLT_CONFIG "$py" -m pytest -v -p no:cacheprovider tests/
 cd "$scratch"
 "$py" -m mypy.stubtest volt --mypy-config-file "$here/pyproject.toml"
 "$py" -m mypy --config-file "$here/pyproject.toml" --cache-dir "$scratch/.mypy_cache" \
-    "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/../../examples/python/cas.py"
+    "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
 echo "test.sh: all checks passed"

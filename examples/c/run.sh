@@ -1,5 +1,6 @@
 #!/bin/sh
-# Build libvolt, compile cas.c against volt.h and run it on a scratch tree.
+# Build libvolt, compile cas.c and image.c against volt.h and run them on a scratch tree: cas
+# (the store), then image (images and the registry, on two fresh roots under the scratch dir).
 #
 # Environment: PROFILE=debug|release (default debug), CARGO_TARGET_DIR (default:
 # <workspace>/target), CC (default gcc), VOLT_SKIP_BUILD=1 to use an already built library.
@@ -24,10 +25,16 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/volt-c-example.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-$cc -Wall -Wextra -Werror -std=c11 "$here/cas.c" -I"$workspace/bindings/c/include" -L"$libdir" -lvolt -o "$tmp/cas"
+for example in cas image; do
+    $cc -Wall -Wextra -Werror -std=c11 "$here/$example.c" -I"$workspace/bindings/c/include" -L"$libdir" -lvolt \
+        -o "$tmp/$example"
+done
 
 src=$tmp/tree
 sh "$here/../make-tree.sh" "$src"
 
-mkdir "$tmp/root"
+mkdir "$tmp/root" "$tmp/work"
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/cas" "$tmp/root" "$src"
+echo
+# A VOLT_CONFIG from the caller's shell would replace the config file under the roots.
+env -u VOLT_CONFIG LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/image" "$tmp/work" "$src"

@@ -5,13 +5,14 @@
 #   skopeo: push with a bearer token and with a token-flow login, pull, cross-repository copy
 #   podman: login, pull, push (own storage root under the test directory)
 #   oras (PyPI): artifact push and pull
-#   docker-registry: volt image pull (and a re-pull that must not fetch a single blob)
+#   docker-registry: volt image pull (and a re-pull that must not fetch a single blob); with
+#   htpasswd, pull and push with basic credentials
 # Usage: tests/registry/clients.sh [path/to/volt]   (default target/debug/volt)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VOLT_BIN=$(realpath "${1:-target/debug/volt}")
 ORAS_PY=${ORAS_PY:-target/tools-venv/bin/python}
-for tool in skopeo podman docker-registry busybox curl "$ORAS_PY"; do
+for tool in skopeo podman docker-registry busybox curl htpasswd "$ORAS_PY"; do
     command -v "$tool" >/dev/null || { echo "clients.sh: missing $tool (run scripts/setup.sh)" >&2; exit 10; }
 done
 
@@ -135,6 +136,25 @@ check "same tree as the original" sh -c "[ \"\$(VOLT_ROOT='$W/root3' \"$VOLT_BIN
 find "$W/dr/docker/registry/v2/blobs" -name data -size +2k -delete
 check "re-pull with all layers present transfers no blob" env VOLT_ROOT="$W/root3" "$VOLT_BIN" -q image pull "127.0.0.1:$Q/library/busybox:1" --name dr:again
 check "pull of a missing tag exits 3" sh -c "VOLT_ROOT='$W/root3' \"$VOLT_BIN\" image pull 127.0.0.1:$Q/library/busybox:nope; [ \$? -eq 3 ]"
+
+echo "--- docker-registry with basic auth (htpasswd)"
+B=$(free_port)
+htpasswd -Bbn alice s3cret >"$W/htpasswd"
+cat >"$W/dra.yml" <<EOF
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $W/dra}}
+http: {addr: 127.0.0.1:$B}
+auth: {htpasswd: {realm: volt-test, path: $W/htpasswd}}
+EOF
+docker-registry serve "$W/dra.yml" >"$W/dra.log" 2>&1 &
+pids+=("$!")
+wait_http "http://127.0.0.1:$B/v2/"
+check "skopeo fills the basic-auth registry" "${SK[@]}" copy -q --dest-tls-verify=false --dest-creds alice:s3cret oci:"$W/oci":1 "docker://127.0.0.1:$B/busybox:1"
+check "volt image pull with basic credentials" env VOLT_ROOT="$W/root4" "$VOLT_BIN" -q image pull "127.0.0.1:$B/busybox:1" --creds alice:s3cret
+check "wrong password exits 5" sh -c "VOLT_ROOT='$W/root4' \"$VOLT_BIN\" image pull 127.0.0.1:$B/busybox:1 --creds alice:wrong --name x; [ \$? -eq 5 ]"
+check "no credentials exits 5" sh -c "VOLT_ROOT='$W/root4' \"$VOLT_BIN\" image pull 127.0.0.1:$B/busybox:1 --name y; [ \$? -eq 5 ]"
+check "volt image push with basic credentials" "$VOLT_BIN" -q image push busybox:1 "127.0.0.1:$B/pushed:1" --creds alice:s3cret
 
 echo "--- shutdown"
 kill -TERM "$SERVE"

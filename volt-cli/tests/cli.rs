@@ -446,10 +446,8 @@ fn image_commands_outputs_and_exit_codes() {
     assert_eq!(code(&e.volt(&["image", "rm", "nope"])), 3);
     assert_eq!(code(&e.volt(&["image", "import", "/nonexistent/x", "--name", "x"])), 3);
     let evil = e.dir.path().join("evil.tar");
-    let st = Command::new("tar")
-        .args(["-cf", evil.to_str().unwrap(), "-P", "-C", "/", "/etc/hostname"])
-        .status()
-        .unwrap();
+    let st =
+        Command::new("tar").args(["-cf", evil.to_str().unwrap(), "-P", "-C", "/", "/etc/hostname"]).status().unwrap();
     assert!(st.success());
     let o = e.volt(&["-o", "json", "image", "import", evil.to_str().unwrap(), "--name", "evil"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
@@ -483,7 +481,8 @@ fn registry_serve_push_pull_and_sigterm() {
     let src = e.tree("rootfs", 10);
     let rec = e.json(&["image", "import", src.to_str().unwrap(), "--name", "srv:1"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut serve = e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut serve =
+        e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::piped()).spawn().unwrap();
     let addr = format!("127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(&addr).is_ok() {

@@ -7,7 +7,6 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
@@ -200,11 +199,11 @@ fn remote(r: &Reference, e: OciDistributionError) -> Error {
     Error::Remote { registry, reason, kind }
 }
 
-/// A blocking reader over a blob download stream.
+/// A blocking reader over a blob download: the client writes into one end of an in-memory pipe
+/// on the runtime, this end is read from the store's writer thread.
 struct Download<'p> {
     rt: Handle,
-    stream: futures_util::stream::BoxStream<'static, io::Result<bytes::Bytes>>,
-    buf: bytes::Bytes,
+    pipe: tokio::io::DuplexStream,
     done: u64,
     total: Option<u64>,
     item: String,
@@ -213,26 +212,14 @@ struct Download<'p> {
 
 impl Read for Download<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.buf.is_empty() {
-            match self.rt.block_on(self.stream.next()) {
-                Some(Ok(b)) => {
-                    self.done += b.len() as u64;
-                    if let Some(p) = self.progress {
-                        p(&Progress {
-                            phase: Phase::Download,
-                            item: self.item.clone(),
-                            done: self.done,
-                            total: self.total,
-                        });
-                    }
-                    self.buf = b;
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+        use tokio::io::AsyncReadExt;
+        let n = self.rt.block_on(self.pipe.read(out))?;
+        if n > 0 {
+            self.done += n as u64;
+            if let Some(p) = self.progress {
+                p(&Progress { phase: Phase::Download, item: self.item.clone(), done: self.done, total: self.total });
             }
         }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf.split_to(n));
         Ok(n)
     }
 }
@@ -350,23 +337,29 @@ impl Images {
         progress: Option<&ProgressFn>,
     ) -> Result<ObjectId> {
         let want = oci::parse_digest(&l.digest)?;
-        let sized = rt.block_on(client.pull_blob_stream(r, &to_client_desc(l))).map_err(|e| remote(r, e))?;
-        let mut reader = Download {
-            rt: rt.clone(),
-            stream: sized.stream,
-            buf: bytes::Bytes::new(),
-            done: 0,
-            total: Some(l.size as u64),
-            item: l.digest.clone(),
-            progress,
-        };
+        let (writer, pipe) = tokio::io::duplex(1 << 20);
+        let (c, rr, desc) = (client.clone(), r.clone(), to_client_desc(l));
+        // pull_blob checks the status and verifies the digest while it writes.
+        let fetch = rt.spawn(async move { c.pull_blob(&rr, &desc, writer).await });
+        let mut reader =
+            Download { rt: rt.clone(), pipe, done: 0, total: Some(l.size as u64), item: l.digest.clone(), progress };
         // Always keep a sha256 name too, so the registry and `image push` find the blob.
         let mut also = vec![Algorithm::Sha256];
         if want.algorithm == Algorithm::Sha512 {
             also.push(Algorithm::Sha512);
         }
-        let out = oci::put_blob(txn, &mut reader, std::path::Path::new(&l.digest), &also)
-            .map_err(|e| Error::Remote { registry: r.whole(), reason: e.to_string(), kind: ErrorKind::Network })?;
+        let stored = oci::put_blob(txn, &mut reader, std::path::Path::new(&l.digest), &also);
+        drop(reader);
+        rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| remote(r, e))?;
+        let out = stored.map_err(|e| {
+            let mut reason = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                reason.push_str(&format!(": {c}"));
+                src = c.source();
+            }
+            Error::Remote { registry: r.whole(), reason, kind: ErrorKind::Network }
+        })?;
         let ok = match want.algorithm {
             Algorithm::Blake3 => want.object_id() == Some(out.id),
             _ => out.aliases.contains(&want),
