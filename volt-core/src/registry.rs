@@ -33,6 +33,9 @@ use crate::oci::{self, Descriptor, Manifest};
 /// Ref namespace of the registry.
 pub const REGISTRY_REFS: &str = "registry";
 
+/// Most upload sessions open at once (each has a writer thread).
+pub const MAX_UPLOADS: usize = 256;
+
 /// Longest repository name that fits every ref of the layout.
 pub const MAX_REPOSITORY_LEN: usize = 80;
 
@@ -75,6 +78,9 @@ pub enum RegistryError {
     /// SIZE_INVALID (400 / 413).
     #[error("{0}")]
     SizeInvalid(String),
+    /// TOOMANYREQUESTS (429): too many upload sessions at once.
+    #[error("too many uploads in progress ({0}); retry later")]
+    TooManyRequests(usize),
     /// UNSUPPORTED (405 / 400).
     #[error("the operation is unsupported: {0}")]
     Unsupported(String),
@@ -104,6 +110,7 @@ impl RegistryError {
             RegistryError::NameUnknown(_) => "NAME_UNKNOWN",
             RegistryError::SizeInvalid(_) => "SIZE_INVALID",
             RegistryError::Unsupported(_) => "UNSUPPORTED",
+            RegistryError::TooManyRequests(_) => "TOOMANYREQUESTS",
             RegistryError::Internal(_) => "UNKNOWN",
         }
     }
@@ -117,6 +124,7 @@ impl RegistryError {
             | RegistryError::NameUnknown(_) => 404,
             RegistryError::UploadInvalid { range: true, .. } => 416,
             RegistryError::SizeInvalid(_) => 413,
+            RegistryError::TooManyRequests(_) => 429,
             RegistryError::Unsupported(_) => 405,
             RegistryError::Internal(_) => 500,
             _ => 400,
@@ -401,6 +409,10 @@ impl RegistryStore {
     /// Name and store errors.
     pub fn start_upload(&self, repo: &str) -> RResult<Arc<Upload>> {
         check_repository(repo)?;
+        let open = self.uploads.lock().expect("poisoned").len();
+        if open >= MAX_UPLOADS {
+            return Err(RegistryError::TooManyRequests(open));
+        }
         let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(32);
         let up = Arc::new(Upload {
             id: new_id(),

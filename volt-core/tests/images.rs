@@ -491,6 +491,12 @@ fn container_roots_overlay_and_copy() {
     assert_eq!(m3.mode, volt_core::image::RootfsMode::Copy);
     assert_eq!(fs::read(m3.path.join("bin/tool")).unwrap(), b"#!/bin/sh\necho tool\n");
     env.images().remove_rootfs(&c3).unwrap();
+    // The shared checkout lives while an image has its tree, and goes with the last one.
+    env.images().tag(&name("base"), &name("base:other")).unwrap();
+    env.images().remove(&name("base")).unwrap();
+    assert!(lower.is_dir(), "removed while base:other still has the tree");
+    env.images().remove(&name("base:other")).unwrap();
+    assert!(!lower.exists(), "the shared checkout outlived its last image");
 }
 
 #[test]

@@ -600,3 +600,18 @@ fn walk_count(dir: &std::path::Path) -> usize {
     }
     n
 }
+
+#[test]
+fn too_many_open_uploads_are_refused_with_429() {
+    let reg = Reg::start();
+    let mut locs = Vec::new();
+    for _ in 0..volt_core::registry::MAX_UPLOADS {
+        let r = reg.req("POST", "/v2/many/blobs/uploads/").send().unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        locs.push(format!("{}{}", reg.url, r.headers()["location"].to_str().unwrap()));
+    }
+    let r = reg.req("POST", "/v2/many/blobs/uploads/").send().unwrap();
+    assert_eq!(code(r), (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS".into()));
+    assert_eq!(reg.req("DELETE", &locs[0]).send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(reg.req("POST", "/v2/many/blobs/uploads/").send().unwrap().status(), StatusCode::ACCEPTED);
+}

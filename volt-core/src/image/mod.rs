@@ -294,7 +294,9 @@ impl Images {
             if let Some(user) = self.container_using(name)? {
                 return Err(Error::Conflict(format!("image {name} is in use by container {user}")));
             }
+            let tree = self.read_record(&self.record_id(name)?)?.tree;
             self.cas.delete_ref(&name.ref_name())?;
+            self.drop_shared_root_if_unused(&tree)?;
             Ok(())
         })();
         self.audited("image.rm", &name.to_string(), r)

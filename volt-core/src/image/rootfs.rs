@@ -152,6 +152,33 @@ impl Images {
     }
 }
 
+impl Images {
+    /// Remove the shared checkout of `tree` when no image has that tree any more and no
+    /// container root sits on it (checked through the containers' `rootfs.json`).
+    pub(crate) fn drop_shared_root_if_unused(&self, tree: &volt_cas::ObjectId) -> Result<()> {
+        let dest = self.paths.images_dir().join("roots").join(tree.to_hex());
+        if !dest.exists() {
+            return Ok(());
+        }
+        for r in self.cas.list_refs(Some(super::name::IMAGE_REFS))? {
+            if self.read_record(&r.target).is_ok_and(|rec| rec.tree == *tree) {
+                return Ok(());
+            }
+        }
+        let containers = self.paths.containers_dir();
+        for ent in fs::read_dir(&containers).into_iter().flatten().flatten() {
+            let Ok(text) = fs::read(ent.path().join(STATE_FILE)) else { continue };
+            if serde_json::from_slice::<RootfsMount>(&text).is_ok_and(|m| m.lower.as_deref() == Some(dest.as_path())) {
+                return Ok(());
+            }
+        }
+        // Renamed aside first so a concurrent `shared_root` never sees a half-removed tree.
+        let doomed = dest.with_file_name(format!(".rm-{}-{}", tree.to_hex(), std::process::id()));
+        fs::rename(&dest, &doomed).map_err(|e| Error::io("remove shared root", &dest, e))?;
+        fs::remove_dir_all(&doomed).map_err(|e| Error::io("remove shared root", &doomed, e))
+    }
+}
+
 fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
     for p in [lower, upper, work] {
         let s = p.to_string_lossy();
