@@ -510,3 +510,83 @@ fn registry_serve_push_pull_and_sigterm() {
     std::io::Read::read_to_string(serve.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("SIGTERM") && !err.contains(token), "{err}");
 }
+
+#[test]
+fn kill_9_during_import_and_during_a_registry_upload_leaves_a_consistent_store() {
+    let e = Env::new();
+    let src = e.tree_with("src", 3000, 3000);
+    let big: Vec<u8> = (0..48u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect();
+    fs::write(src.join("big"), &big).unwrap();
+    let tarball = e.dir.path().join("rootfs.tar");
+    assert!(Command::new("tar")
+        .args(["-cf", tarball.to_str().unwrap(), "-C", src.to_str().unwrap(), "."])
+        .status()
+        .unwrap()
+        .success());
+    let mut killed = 0;
+    for delay_ms in [40u64, 120, 300, 600] {
+        let mut child =
+            e.cmd().args(["-q", "image", "import", tarball.to_str().unwrap(), "--name", "crash:1"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let running = child.try_wait().unwrap().is_none();
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+        let status = child.wait().unwrap();
+        if running && !status.success() {
+            killed += 1;
+            assert_eq!(code(&e.volt(&["image", "inspect", "crash:1"])), 3, "a killed import left an image");
+        }
+        let v = e.json(&["cas", "verify"]);
+        assert!(v["corrupt"].as_array().unwrap().is_empty() && v["broken_refs"].as_array().unwrap().is_empty(), "{v}");
+    }
+    assert!(killed > 0, "no kill landed during an import");
+    let rec = e.json(&["image", "import", tarball.to_str().unwrap(), "--name", "crash:1"]);
+    // The registry killed in the middle of an upload.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let serve = |e: &Env| {
+        let c = e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::null()).spawn().unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    };
+    let token = e.ok(&["-q", "registry", "token", "create", "--repo", "*", "--actions", "pull,push"]);
+    let mut server = serve(&e);
+    let push = e
+        .cmd()
+        .args(["-q", "image", "push", "crash:1", &format!("{addr}/crash:1"), "--token", token.trim()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(server.id() as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    );
+    server.wait().unwrap();
+    let pushed = push.wait_with_output().unwrap();
+    assert!(!pushed.status.success(), "the push finished before the registry was killed");
+    let v = e.json(&["cas", "verify"]);
+    assert!(v["corrupt"].as_array().unwrap().is_empty() && v["broken_refs"].as_array().unwrap().is_empty(), "{v}");
+    // Back up: the push completes and the image pulls back whole.
+    let mut server = serve(&e);
+    e.ok(&["-q", "image", "push", "crash:1", &format!("{addr}/crash:1"), "--token", token.trim()]);
+    let pulled = e.json(&["image", "pull", &format!("{addr}/crash:1"), "--name", "back:1"]);
+    assert_eq!(pulled["tree"], rec["tree"]);
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(server.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    );
+    assert!(server.wait().unwrap().success());
+    let gc = e.json(&["cas", "gc"]);
+    assert!(gc["stale_transactions"].as_u64().unwrap() >= 1, "{gc}");
+    let tmp = e.root().join("var/lib/volt/cas/tmp");
+    assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0, "gc left temporary files");
+    let v = e.json(&["cas", "verify"]);
+    assert!(v["missing"].as_array().unwrap().is_empty(), "{v}");
+}
