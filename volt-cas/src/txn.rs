@@ -455,7 +455,7 @@ impl<'a> Txn<'a> {
         let result = (|| -> Result<PutOutcome> {
             let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&part).ctx("create", &part)?;
             let (size, digests) = std::thread::scope(|s| -> Result<(u64, Vec<Digest>)> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(4);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(2);
                 let hasher = s.spawn(move || {
                     let mut hs = Hashers::new(&algos);
                     for block in rx {
@@ -466,7 +466,7 @@ impl<'a> Txn<'a> {
                 let mut size = 0u64;
                 let outcome = (|| -> Result<()> {
                     loop {
-                        let mut buf = vec![0u8; 1 << 20];
+                        let mut buf = vec![0u8; 256 << 10];
                         let mut filled = 0;
                         while filled < buf.len() {
                             match r.read(&mut buf[filled..]) {

@@ -486,7 +486,7 @@ async fn get_blob(app: &App, name: String, digest: String, headers: &HeaderMap, 
 
 /// Stream `len` bytes of an object from `start`, read on a blocking thread.
 fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, start: u64, len: u64) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
     tokio::task::spawn_blocking(move || {
         let mut r = match cas.open_object_at(&id, start) {
             Ok(r) => r,
@@ -497,7 +497,7 @@ fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, st
         };
         let mut left = len;
         while left > 0 {
-            let want = left.min(1 << 20) as usize;
+            let want = left.min(256 << 10) as usize;
             let mut buf = vec![0u8; want];
             let mut filled = 0;
             while filled < want {
