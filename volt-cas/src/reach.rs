@@ -116,14 +116,27 @@ impl Cas {
                             }
                         }
                     }
-                    Err(e) => r.damaged.push((id, e.to_string())),
+                    Err(e) => self.undecodable(id, e.to_string(), r),
                 },
                 Some(m) if m == *LINKS_MAGIC => match self.read_links(&id) {
                     Ok(links) => stack.extend(links.ids),
-                    Err(e) => r.damaged.push((id, e.to_string())),
+                    Err(e) => self.undecodable(id, e.to_string(), r),
                 },
                 _ => {}
             }
+        }
+    }
+
+    /// An object starts like a tree or link object but does not decode. If its bytes still hash
+    /// to its name it was never one (user content — a registry blob can start with anything) and
+    /// reaches nothing; if they do not, it is damage, and what it should reach is unknown.
+    fn undecodable(&self, id: ObjectId, reason: String, r: &mut Reach) {
+        let intact = self.open_object(&id).ok().and_then(|mut rd| {
+            let mut h = blake3::Hasher::new();
+            std::io::copy(&mut rd, &mut h).ok().map(|_| ObjectId(*h.finalize().as_bytes()) == id)
+        });
+        if intact != Some(true) {
+            r.damaged.push((id, reason));
         }
     }
 

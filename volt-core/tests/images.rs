@@ -244,7 +244,13 @@ fn layers_apply_in_order_with_whiteouts_links_and_metadata() {
 fn hardlinks_stay_linked_and_same_layer_entries_survive_opaque() {
     let env = env();
     let l1 = tar_of(&[E::File("z/target", b"data", 0o755), E::Link("a/link", "z/target")]);
-    let l2 = tar_of(&[E::File("d/keep", b"k", 0o644), E::File("d/.wh..wh..opq", b"", 0o644)]);
+    let l2 = tar_of(&[
+        E::File("d/keep", b"k", 0o644),
+        E::File("d/.wh..wh..opq", b"", 0o644),
+        // Implicit parents written by this layer survive its own whiteouts too.
+        E::File("p/q/r", b"r", 0o644),
+        E::File("p/.wh..wh..opq", b"", 0o644),
+    ]);
     let layout = env.root.join("layout");
     oci_layout(
         &layout,
@@ -260,6 +266,8 @@ fn hardlinks_stay_linked_and_same_layer_entries_survive_opaque() {
     assert!(matches!(entry(&t, "a/link").unwrap().kind, EntryKind::File { .. }));
     assert!(matches!(&entry(&t, "z/target").unwrap().kind, EntryKind::Hardlink { target } if target == b"a/link"));
     assert!(entry(&t, "d/keep").is_some());
+    assert!(matches!(entry(&t, "p/q").unwrap().kind, EntryKind::Dir));
+    assert!(entry(&t, "p/q/r").is_some());
 }
 
 fn expect_refused(env: &Env, data: &[u8], what: &str) -> String {

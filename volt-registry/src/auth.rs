@@ -193,8 +193,15 @@ impl TokenKey {
 
     /// Sign a token granting `access` for `ttl`.
     pub fn issue(&self, sub: &str, access: Vec<Access>, ttl: Duration) -> (String, Claims) {
+        self.issue_until(sub, access, ttl, u64::MAX)
+    }
+
+    /// Sign a token granting `access` for `ttl`, but never past `not_after` (Unix seconds): a
+    /// token handed out in exchange for another one must not outlive it.
+    pub fn issue_until(&self, sub: &str, access: Vec<Access>, ttl: Duration, not_after: u64) -> (String, Claims) {
         let iat = now();
-        let claims = Claims { sub: sub.to_string(), access, iat, exp: iat + ttl.as_secs().max(1) };
+        let exp = iat.saturating_add(ttl.as_secs().max(1)).min(not_after);
+        let claims = Claims { sub: sub.to_string(), access, iat, exp };
         (self.sign(&claims), claims)
     }
 
@@ -242,13 +249,18 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().map_err(|_| format!("ttl {s:?}: expected a number and a unit (s, m, h, d)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => return Err(format!("ttl {s:?}: unknown unit {unit:?} (s, m, h, d)")),
     };
+    // At most ten years: anything longer is a mistake, and it keeps expiry arithmetic in range.
+    let secs = n
+        .checked_mul(mult)
+        .filter(|s| *s <= 10 * 365 * 86400)
+        .ok_or_else(|| format!("ttl {s:?}: longer than ten years"))?;
     if secs == 0 {
         return Err(format!("ttl {s:?}: must be positive"));
     }
@@ -323,6 +335,11 @@ mod tests {
         assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
         assert!(parse_ttl("0s").is_err());
         assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("999999999999999999d").is_err());
+        assert!(parse_ttl("3651d").is_err());
+        let k = key();
+        let (_, c) = k.issue_until("x", vec![], Duration::from_secs(600), now() + 5);
+        assert!(c.exp <= now() + 5, "an exchanged token outlives the original");
         assert!(Action::parse_list("pull,fly").is_err());
         assert_eq!(Action::parse_list("*").unwrap().len(), 3);
         let d = tempfile::tempdir().unwrap();

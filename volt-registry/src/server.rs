@@ -136,9 +136,13 @@ async fn token(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Respo
     let scopes: Vec<&str> = pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()).collect();
     let wanted = parse_scopes(scopes);
     let password = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(basic_password);
+    let mut not_after = u64::MAX;
     let access = match password {
         Some(p) => match app.key.verify(&p) {
-            Ok(claims) => claims.narrow(&wanted),
+            Ok(claims) => {
+                not_after = claims.exp;
+                claims.narrow(&wanted)
+            }
             Err(e) => {
                 tracing::info!(reason = %e, "token request refused");
                 return error_response(
@@ -163,7 +167,7 @@ async fn token(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Respo
             )
         }
     };
-    let (t, claims): (String, Claims) = app.key.issue("token-endpoint", access, app.token_ttl);
+    let (t, claims): (String, Claims) = app.key.issue_until("token-endpoint", access, app.token_ttl, not_after);
     let body = json!({
         "token": t,
         "access_token": t,

@@ -205,6 +205,19 @@ fn symlink_escapes(link: &[u8], target: &[u8]) -> bool {
     false
 }
 
+/// Record that this layer wrote `path`, and so (explicitly or not) each of its parents: a
+/// whiteout in the same layer must not hide them.
+fn mark_written(written: &mut HashSet<Vec<u8>>, path: Vec<u8>) {
+    let mut end = path.len();
+    while let Some(i) = path[..end].iter().rposition(|b| *b == b'/') {
+        if !written.insert(path[..i].to_vec()) {
+            break;
+        }
+        end = i;
+    }
+    written.insert(path);
+}
+
 fn dir_meta() -> Meta {
     Meta { mode: 0o755, ..Meta::neutral() }
 }
@@ -281,18 +294,16 @@ impl Rootfs {
             if let Some(hidden) = base.strip_prefix(b".wh.") {
                 self.ensure_parents(layer, &path)?;
                 if hidden == b".wh..opq" {
-                    let mut lo = dir.to_vec();
-                    if !lo.is_empty() {
-                        lo.push(b'/');
-                    }
                     // Opaque: hide everything lower layers put below `dir`.
-                    let children: Vec<Vec<u8>> = self
-                        .nodes
-                        .keys()
-                        .filter(|k| !k.is_empty() && k.starts_with(&lo) && k.as_slice() != dir)
-                        .filter(|k| !written.contains(*k))
-                        .cloned()
-                        .collect();
+                    let children: Vec<Vec<u8>> = if dir.is_empty() {
+                        self.nodes.keys().filter(|k| !k.is_empty() && !written.contains(*k)).cloned().collect()
+                    } else {
+                        let mut lo = dir.to_vec();
+                        lo.push(b'/');
+                        let mut hi = dir.to_vec();
+                        hi.push(b'/' + 1);
+                        self.nodes.range(lo..hi).map(|(k, _)| k.clone()).filter(|k| !written.contains(k)).collect()
+                    };
                     for k in &children {
                         self.nodes.remove(k);
                     }
@@ -349,7 +360,7 @@ impl Rootfs {
                 T::Directory => {
                     if let Some(Node { kind: EntryKind::Dir, .. }) = self.nodes.get(&path) {
                         self.nodes.insert(path.clone(), Node { kind: EntryKind::Dir, meta, ino: 0 });
-                        written.insert(path);
+                        mark_written(&mut written, path);
                         continue;
                     }
                     Node { kind: EntryKind::Dir, meta, ino: 0 }
@@ -411,7 +422,7 @@ impl Rootfs {
                 self.remove_subtree(&path, &HashSet::new());
             }
             self.nodes.insert(path.clone(), node);
-            written.insert(path);
+            mark_written(&mut written, path);
         }
         Ok(stats)
     }

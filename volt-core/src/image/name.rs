@@ -52,6 +52,7 @@ pub fn valid_repository(s: &str) -> bool {
     let first_ok = if is_host {
         let (host, port) = first.split_once(':').unwrap_or((first, "0"));
         !host.is_empty()
+            && host.as_bytes()[0].is_ascii_alphanumeric()
             && host.bytes().all(|c| c.is_ascii_alphanumeric() || b".-".contains(&c))
             && port.bytes().all(|c| c.is_ascii_digit())
             && !port.is_empty()
@@ -95,7 +96,11 @@ impl FromStr for ImageName {
         if !valid_tag(tag) {
             return Err(bad("the tag must be 1-128 of letters, digits, . _ - and not start with . or -"));
         }
-        Ok(ImageName { repository: repo.into(), tag: tag.into() })
+        let n = ImageName { repository: repo.into(), tag: tag.into() };
+        format!("{IMAGE_REFS}/{}/@{}", n.repository, n.tag)
+            .parse::<RefName>()
+            .map_err(|e| bad(&format!("too long or not storable ({e})")))?;
+        Ok(n)
     }
 }
 
@@ -130,7 +135,22 @@ mod tests {
         assert_eq!((n.repository.as_str(), n.tag.as_str()), ("localhost:5000/team/app", "v1.2"));
         assert_eq!(n.ref_name().as_str(), "images/localhost:5000/team/app/@v1.2");
         assert_eq!(ImageName::from_ref(&n.ref_name()).unwrap(), n);
-        for bad in ["", "UPPER", "a/../b", "a//b", "-a", "a:", "a:-x", "a@sha256:00", "/abs", "a/.hidden"] {
+        let long = format!("{}:1", "a".repeat(250));
+        for bad in [
+            "",
+            "UPPER",
+            "a/../b",
+            "a//b",
+            "-a",
+            "a:",
+            "a:-x",
+            "a@sha256:00",
+            "/abs",
+            "a/.hidden",
+            ".x:1/app",
+            "./app",
+            &long,
+        ] {
             assert!(bad.parse::<ImageName>().is_err(), "{bad} accepted");
         }
         assert!(valid_repository("a/b-c/d__e"));

@@ -51,8 +51,9 @@ impl Images {
             return Ok(dest);
         }
         fs::create_dir_all(&roots).map_err(|e| Error::io("create", &roots, e))?;
-        let tmp = roots.join(format!(".tmp-{}-{}", rec.tree.to_hex(), std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = roots.join(format!(".tmp-{}-{}-{seq}", rec.tree.to_hex(), std::process::id()));
         self.cas.checkout(&rec.tree, &tmp, CheckoutMode::Hardlink)?;
         match fs::rename(&tmp, &dest) {
             Ok(()) => {}
