@@ -363,21 +363,40 @@ impl RegistryStore {
         }
     }
 
-    /// Link an existing blob into `repo`: from repository `from` when given (which must have
-    /// it), else from anywhere in the store (an image layer included).
+    /// Link an existing blob into `repo`: from repository `from` when given (which must have it
+    /// and which the caller must be allowed to read), else from any repository that has it and
+    /// that the caller may read. `may_pull` says which repositories the caller may read.
     ///
     /// # Errors
-    /// [`RegistryError::BlobUnknown`] when there is nothing to mount.
-    pub fn mount(&self, repo: &str, digest: &str, from: Option<&str>) -> RResult<ObjectId> {
+    /// [`RegistryError::BlobUnknown`] when there is nothing (readable) to mount.
+    pub fn mount(
+        &self,
+        repo: &str,
+        digest: &str,
+        from: Option<&str>,
+        may_pull: &dyn Fn(&str) -> bool,
+    ) -> RResult<ObjectId> {
         check_repository(repo)?;
         let d = digest_arg(digest)?;
         let r = (|| {
             let id = match from {
-                Some(f) => self.blob(f, digest)?.0,
-                None => match self.cas.resolve(&d) {
-                    Ok(id) if self.cas.has(&id) => id,
-                    _ => return Err(RegistryError::BlobUnknown(digest.into())),
-                },
+                Some(f) if may_pull(f) => self.blob(f, digest)?.0,
+                Some(_) => return Err(RegistryError::BlobUnknown(digest.into())),
+                None => {
+                    let suffix = format!("/@blobs/{d}");
+                    let prefix = format!("{REGISTRY_REFS}/");
+                    let source = self.cas.list_refs(Some(REGISTRY_REFS))?.into_iter().find(|r| {
+                        r.name
+                            .as_str()
+                            .strip_prefix(&prefix)
+                            .and_then(|rest| rest.strip_suffix(&suffix))
+                            .is_some_and(may_pull)
+                    });
+                    match source {
+                        Some(r) if self.cas.has(&r.target) => r.target,
+                        _ => return Err(RegistryError::BlobUnknown(digest.into())),
+                    }
+                }
             };
             let txn = self.cas.begin()?;
             if !txn.protect(&id)? {

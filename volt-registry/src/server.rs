@@ -53,8 +53,21 @@ struct Need<'a> {
     action: Action,
 }
 
+/// Who is asking: what they may read, for operations that touch other repositories.
+#[derive(Clone)]
+struct Reader {
+    anonymous_pull: bool,
+    claims: Option<Claims>,
+}
+
+impl Reader {
+    fn may_pull(&self, repo: &str) -> bool {
+        self.anonymous_pull || self.claims.as_ref().is_some_and(|c| c.allows(repo, Action::Pull))
+    }
+}
+
 enum AuthOutcome {
-    Ok,
+    Ok(Option<Claims>),
     Challenge(Option<String>),
     Bad(String),
 }
@@ -87,16 +100,16 @@ impl App {
         match bearer_or_basic_token(headers) {
             None => {
                 if need.action == Action::Pull && self.anonymous_pull && need.repo.is_some() {
-                    AuthOutcome::Ok
+                    AuthOutcome::Ok(None)
                 } else {
                     AuthOutcome::Challenge(scope)
                 }
             }
             Some(t) => match self.key.verify(&t) {
                 Ok(claims) => match need.repo {
-                    None => AuthOutcome::Ok,
-                    Some(r) if claims.allows(r, need.action) => AuthOutcome::Ok,
-                    Some(_) if need.action == Action::Pull && self.anonymous_pull => AuthOutcome::Ok,
+                    None => AuthOutcome::Ok(Some(claims)),
+                    Some(r) if claims.allows(r, need.action) => AuthOutcome::Ok(Some(claims)),
+                    Some(_) if need.action == Action::Pull && self.anonymous_pull => AuthOutcome::Ok(Some(claims)),
                     Some(_) => AuthOutcome::Challenge(scope),
                 },
                 Err(e) => AuthOutcome::Bad(e.to_string()),
@@ -302,21 +315,21 @@ async fn dispatch(
             return err_resp(e);
         }
     }
-    match app.check(&headers, &Need { repo, action }) {
-        AuthOutcome::Ok => {}
+    let reader = match app.check(&headers, &Need { repo, action }) {
+        AuthOutcome::Ok(claims) => Reader { anonymous_pull: app.anonymous_pull, claims },
         AuthOutcome::Challenge(scope) => return app.challenge(&headers, scheme, scope, "authentication required"),
         AuthOutcome::Bad(why) => {
             tracing::info!(reason = %why, path = %uri.path(), "token refused");
             return app.challenge(&headers, scheme, None, &why);
         }
-    }
+    };
     let res = match (route, method.clone()) {
         (Route::Ping, Method::GET | Method::HEAD) => {
             let mut r = StatusCode::OK.into_response();
             hdr(&mut r, "docker-distribution-api-version", "registry/2.0");
             Ok(r)
         }
-        (Route::Catalog, Method::GET) => catalog(&app, &query).await,
+        (Route::Catalog, Method::GET) => catalog(&app, &query, reader).await,
         (Route::Tags(n), Method::GET) => tags(&app, n, &query).await,
         (Route::Manifest(n, r), Method::GET) => get_manifest(&app, n, r, false).await,
         (Route::Manifest(n, r), Method::HEAD) => get_manifest(&app, n, r, true).await,
@@ -331,7 +344,7 @@ async fn dispatch(
             let s = app.store.clone();
             blocking(move || s.delete_blob(&n, &d)).await.map(|()| StatusCode::ACCEPTED.into_response())
         }
-        (Route::Uploads(n), Method::POST) => start_upload(&app, n, &query, &headers, body).await,
+        (Route::Uploads(n), Method::POST) => start_upload(&app, n, &query, reader, body).await,
         (Route::Upload(n, id), Method::GET) => upload_status(&app, &n, &id),
         (Route::Upload(n, id), Method::PATCH) => patch_upload(&app, n, id, &headers, body).await,
         (Route::Upload(n, id), Method::PUT) => put_upload(&app, n, id, &query, body).await,
@@ -346,9 +359,10 @@ async fn dispatch(
     r
 }
 
-async fn catalog(app: &App, q: &HashMap<String, String>) -> RResult<Response> {
+async fn catalog(app: &App, q: &HashMap<String, String>, reader: Reader) -> RResult<Response> {
     let s = app.store.clone();
     let mut repos = blocking(move || s.repositories()).await?;
+    repos.retain(|r| reader.may_pull(r));
     if let Some(l) = q.get("last") {
         repos.retain(|r| r > l);
     }
@@ -529,6 +543,16 @@ fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, st
     Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }))
 }
 
+/// Ends an upload session when the request completing it ends, however it ends (an error, or
+/// the client going away mid-request); after a successful finish the session is already gone.
+struct CancelOnDrop<'a>(&'a RegistryStore, &'a volt_core::registry::Upload);
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cancel_upload(&self.1.repo, &self.1.id);
+    }
+}
+
 fn upload_response(status: StatusCode, name: &str, id: &str, received: u64) -> Response {
     let mut r = location(status.into_response(), format!("/v2/{name}/blobs/uploads/{id}"));
     hdr(&mut r, "docker-upload-uuid", id);
@@ -557,13 +581,14 @@ async fn start_upload(
     app: &App,
     name: String,
     q: &HashMap<String, String>,
-    headers: &HeaderMap,
+    reader: Reader,
     body: Body,
 ) -> RResult<Response> {
     if let Some(d) = q.get("mount") {
         let s = app.store.clone();
         let (n, dd, from) = (name.clone(), d.clone(), q.get("from").cloned());
-        match blocking(move || s.mount(&n, &dd, from.as_deref())).await {
+        // Mounting reads the source: only from repositories the caller may pull.
+        match blocking(move || s.mount(&n, &dd, from.as_deref(), &|r: &str| reader.may_pull(r))).await {
             Ok(_) => {
                 let mut r = location(StatusCode::CREATED.into_response(), format!("/v2/{name}/blobs/{d}"));
                 hdr(&mut r, "docker-content-digest", d);
@@ -575,6 +600,7 @@ async fn start_upload(
     }
     let up = app.store.start_upload(&name)?;
     if let Some(d) = q.get("digest") {
+        let _cancel = CancelOnDrop(&app.store, &up);
         let _g = up.lock.lock().await;
         pump(&up, None, body).await?;
         app.store.finish_upload(&up, d).await?;
@@ -582,7 +608,6 @@ async fn start_upload(
         hdr(&mut r, "docker-content-digest", d);
         return Ok(r);
     }
-    let _ = headers;
     let mut r = upload_response(StatusCode::ACCEPTED, &name, &up.id, 0);
     hdr(&mut r, "oci-chunk-min-length", "0");
     Ok(r)

@@ -492,6 +492,32 @@ fn tokens_scopes_expiry_and_token_endpoint() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = reg.http.get(format!("{}/token?scope=repository:a:pull", reg.url)).send().unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "anonymous token refused when anonymous pull is off");
+    // Mounting reads the source repository: a token that may only push to `mine` cannot mount
+    // from `team/app`, with or without `from` (an ordinary upload session starts instead), and
+    // the catalog lists only what a token may pull.
+    let (push_mine, _) = key.issue(
+        "t",
+        vec![Access { repo: "mine".into(), actions: vec![Action::Pull, Action::Push] }],
+        Duration::from_secs(60),
+    );
+    let layer = sha(b"l");
+    for q in [format!("mount={layer}&from=team/app"), format!("mount={layer}")] {
+        let r =
+            reg.http.post(format!("{}/v2/mine/blobs/uploads/?{q}", reg.url)).bearer_auth(&push_mine).send().unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{q}");
+    }
+    assert_eq!(get(&push_mine, &format!("/v2/mine/blobs/{layer}")).status(), StatusCode::NOT_FOUND);
+    let r = reg
+        .http
+        .post(format!("{}/v2/team/other/blobs/uploads/?mount={layer}", reg.url))
+        .bearer_auth(&reg.admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "a reader of team/app may mount without from");
+    let v: Value = get(&pull_only, "/v2/_catalog").json().unwrap();
+    assert_eq!(v["repositories"], json!(["team/app", "team/other"]));
+    let v: Value = get(&push_mine, "/v2/_catalog").json().unwrap();
+    assert_eq!(v["repositories"], json!([]));
     // Basic auth with the token as password works directly on /v2/ as well.
     let r =
         reg.http.get(format!("{}/v2/team/app/manifests/v1", reg.url)).basic_auth("u", Some(&pull_only)).send().unwrap();
