@@ -7,7 +7,7 @@
 //! registry/<repo>/@blobs/<algo>:<hex>                 → blob object (the repository may serve it)
 //! registry/<repo>/@manifests/<algo>:<hex>             → manifest link object
 //! registry/<repo>/@tags/<tag>                         → manifest link object
-//! registry/<repo>/@referrers/<subject>/<algo>:<hex>   → manifest link object
+//! registry/<repo>/@referrers/<subject>/<algo>:<hex>   → manifest link object (sha512 hex cut to 64)
 //! ```
 //!
 //! A manifest link object lists the manifest bytes' object and every blob and child manifest it
@@ -36,7 +36,8 @@ pub const REGISTRY_REFS: &str = "registry";
 /// Most upload sessions open at once (each has a writer thread).
 pub const MAX_UPLOADS: usize = 256;
 
-/// Longest repository name that fits every ref of the layout.
+/// Longest repository name that fits every ref of the layout (a referrers ref holds two digests
+/// of up to 71 characters each).
 pub const MAX_REPOSITORY_LEN: usize = 80;
 
 /// Registry errors, each one code of the distribution spec.
@@ -171,6 +172,13 @@ fn ref_of(repo: &str, rest: &str) -> RResult<RefName> {
     format!("{REGISTRY_REFS}/{repo}/{rest}")
         .parse()
         .map_err(|e: volt_cas::Error| RegistryError::NameInvalid(e.to_string()))
+}
+
+/// How a digest appears in a referrers ref name: sha512 hex is cut to 64 digits so that two
+/// digests fit in one ref (the full digests live in the manifest records).
+fn ref_key(d: &Digest) -> String {
+    let hex = d.hex();
+    format!("{}:{}", d.algorithm.name(), &hex[..hex.len().min(64)])
 }
 
 fn digest_arg(s: &str) -> RResult<Digest> {
@@ -588,9 +596,13 @@ impl RegistryStore {
         txn.add_alias(digest.clone(), out.id);
         txn.add_alias(oci::digest_of(Algorithm::Sha256, bytes), out.id);
         let subject = m.subject.as_ref().map(|s| s.digest.clone());
-        if let Some(s) = &subject {
-            digest_arg(s)?;
-        }
+        // Every ref this manifest needs is checked before anything is stored.
+        let manifest_ref = ref_of(repo, &format!("@manifests/{digest}"))?;
+        let tag_ref = if by_digest { None } else { Some(ref_of(repo, &format!("@tags/{reference}"))?) };
+        let referrer_ref = match &subject {
+            Some(sd) => Some(ref_of(repo, &format!("@referrers/{}/{}", ref_key(&digest_arg(sd)?), ref_key(&digest)))?),
+            None => None,
+        };
         let info = ManifestInfo {
             digest: digest.to_string(),
             media_type,
@@ -603,12 +615,10 @@ impl RegistryStore {
         all.extend(ids);
         let links = Links { ids: all, payload: serde_json::to_vec(&info).expect("serialises") };
         let lid = txn.put_bytes(&links.encode(), None)?.id;
-        txn.commit(Some((&ref_of(repo, &format!("@manifests/{digest}"))?, &lid)))?;
-        if !by_digest {
-            self.cas.set_ref(&ref_of(repo, &format!("@tags/{reference}"))?, &lid)?;
-        }
-        if let Some(s) = &subject {
-            self.cas.set_ref(&ref_of(repo, &format!("@referrers/{s}/{digest}"))?, &lid)?;
+        txn.commit(Some((&manifest_ref, &lid)))?;
+        // The manifest ref now keeps the record alive; the others point at the same object.
+        for r in tag_ref.iter().chain(referrer_ref.iter()) {
+            self.cas.set_ref(r, &lid)?;
         }
         Ok((digest.to_string(), subject))
     }
@@ -670,7 +680,10 @@ impl RegistryStore {
                 }
             }
             if let Some(s) = &info.subject {
-                let rn = ref_of(repo, &format!("@referrers/{s}/{}", info.digest))?;
+                let rn = ref_of(
+                    repo,
+                    &format!("@referrers/{}/{}", ref_key(&digest_arg(s)?), ref_key(&digest_arg(&info.digest)?)),
+                )?;
                 match self.cas.delete_ref(&rn) {
                     Ok(()) | Err(volt_cas::Error::RefNotFound(_)) => {}
                     Err(e) => return Err(e.into()),
@@ -716,7 +729,7 @@ impl RegistryStore {
         check_repository(repo)?;
         let d = digest_arg(digest)?;
         let mut out = Vec::new();
-        for r in self.cas.list_refs(Some(&format!("{REGISTRY_REFS}/{repo}/@referrers/{d}")))? {
+        for r in self.cas.list_refs(Some(&format!("{REGISTRY_REFS}/{repo}/@referrers/{}", ref_key(&d))))? {
             let info = self.info(&r.target)?;
             if artifact_type.is_some_and(|t| info.artifact_type.as_deref() != Some(t)) {
                 continue;

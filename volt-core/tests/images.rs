@@ -519,3 +519,22 @@ fn names_are_validated() {
     let e = env.images().import(Path::new("/nonexistent/volt/path"), &name("x"), None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
+
+#[test]
+fn docker_archive_directories_cannot_name_files_outside_themselves() {
+    let env = env();
+    fs::write(env.root.join("secret.json"), br#"{"architecture":"amd64","os":"linux","config":{}}"#).unwrap();
+    let da = env.root.join("da");
+    fs::create_dir_all(&da).unwrap();
+    fs::write(da.join("layer.tar"), tar_of(&[E::File("f", b"x", 0o644)])).unwrap();
+    for config in ["../secret.json", "/etc/hostname", "link.json"] {
+        let _ = fs::remove_file(da.join("link.json"));
+        std::os::unix::fs::symlink(env.root.join("secret.json"), da.join("link.json")).unwrap();
+        let manifest = serde_json::json!([{"Config": config, "RepoTags": ["x:1"], "Layers": ["layer.tar"]}]);
+        fs::write(da.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let err = env.images().import(&da, &name("x:1"), None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{config}: {err}");
+        assert!(err.to_string().contains("outside the image directory"), "{config}: {err}");
+    }
+    assert!(env.images().list().unwrap().is_empty());
+}

@@ -502,20 +502,22 @@ async fn get_blob(app: &App, name: String, digest: String, headers: &HeaderMap, 
     Ok(r)
 }
 
-/// Stream `len` bytes of an object from `start`, read on a blocking thread.
+/// Stream `len` bytes of an object from `start`. Each piece is read on the blocking pool and
+/// the reader handed back, so a slow client holds no thread while it is not reading.
 fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, start: u64, len: u64) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
-    tokio::task::spawn_blocking(move || {
-        let mut r = match cas.open_object_at(&id, start) {
+    type Reader = volt_core::cas::ObjectReader<'static>;
+    let opened = cas.open_object_at(&id, start).map_err(|e| std::io::Error::other(e.to_string()));
+    let state: (Option<std::io::Result<Reader>>, u64) = (Some(opened), len);
+    let stream = futures_util::stream::unfold(state, |(reader, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut r = match reader? {
             Ok(r) => r,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-                return;
-            }
+            Err(e) => return Some((Err(e), (None, 0))),
         };
-        let mut left = len;
-        while left > 0 {
-            let want = left.min(256 << 10) as usize;
+        let want = left.min(256 << 10) as usize;
+        let step = tokio::task::spawn_blocking(move || {
             let mut buf = vec![0u8; want];
             let mut filled = 0;
             while filled < want {
@@ -523,24 +525,24 @@ fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, st
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
+                    Err(e) => return (r, Err(e)),
                 }
             }
-            if filled == 0 {
-                let _ = tx.blocking_send(Err(std::io::Error::other("object shorter than its size")));
-                return;
-            }
             buf.truncate(filled);
-            left -= filled as u64;
-            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
-                return;
+            (r, Ok(buf))
+        })
+        .await;
+        match step {
+            Ok((r, Ok(buf))) if !buf.is_empty() => {
+                let n = buf.len() as u64;
+                Some((Ok(bytes::Bytes::from(buf)), (Some(Ok(r)), left - n)))
             }
+            Ok((_, Ok(_))) => Some((Err(std::io::Error::other("object shorter than its size")), (None, 0))),
+            Ok((_, Err(e))) => Some((Err(e), (None, 0))),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (None, 0))),
         }
     });
-    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }))
+    Body::from_stream(stream)
 }
 
 /// Ends an upload session when the request completing it ends, however it ends (an error, or

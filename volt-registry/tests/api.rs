@@ -644,3 +644,28 @@ fn too_many_open_uploads_are_refused_with_429() {
     assert_eq!(reg.req("DELETE", &locs[0]).send().unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(reg.req("POST", "/v2/many/blobs/uploads/").send().unwrap().status(), StatusCode::ACCEPTED);
 }
+
+#[test]
+fn sha512_referrers_fit_a_long_repository_name() {
+    let reg = Reg::start();
+    let repo = format!("team/{}", "r".repeat(70));
+    let (m, _) = reg.image(&repo, "v1", b"base layer");
+    let body = serde_json::to_vec(&m).unwrap();
+    let subject = format!("sha512:{}", hex(&sha2::Sha512::digest(&body)));
+    assert_eq!(reg.push_manifest(&repo, &subject, &m).status(), StatusCode::CREATED);
+    let empty = reg.push_blob(&repo, b"{}");
+    let art = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": body.len()}});
+    let art_bytes = serde_json::to_vec(&art).unwrap();
+    let ad = format!("sha512:{}", hex(&sha2::Sha512::digest(&art_bytes)));
+    let r = reg.push_manifest(&repo, &ad, &art);
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let v: Value = reg.req("GET", &format!("/v2/{repo}/referrers/{subject}")).send().unwrap().json().unwrap();
+    assert_eq!(v["manifests"][0]["digest"], ad.as_str());
+    assert_eq!(reg.req("DELETE", &format!("/v2/{repo}/manifests/{ad}")).send().unwrap().status(), StatusCode::ACCEPTED);
+    let v: Value = reg.req("GET", &format!("/v2/{repo}/referrers/{subject}")).send().unwrap().json().unwrap();
+    assert_eq!(v["manifests"], json!([]));
+}

@@ -50,10 +50,25 @@ fn norm(p: &str) -> String {
     p.trim_start_matches("./").trim_end_matches('/').to_string()
 }
 
+/// `name` (from an untrusted manifest) as a path inside directory `d`: relative, no `..`, and
+/// still inside `d` once symlinks are resolved.
+fn inside(d: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(Error::invalid_image(name, "names a file outside the image directory"));
+    }
+    let joined = d.join(p);
+    match std::fs::canonicalize(&joined) {
+        Ok(real) if real.starts_with(d) => Ok(real),
+        Ok(_) => Err(Error::invalid_image(name, "resolves outside the image directory")),
+        Err(_) => Ok(joined), // missing: the caller reports it
+    }
+}
+
 impl Source {
     fn has(&self, name: &str) -> bool {
         match self {
-            Source::Dir(d) => d.join(name).is_file(),
+            Source::Dir(d) => inside(d, name).is_ok_and(|p| p.is_file()),
             Source::Stored(m) => m.contains_key(name),
         }
     }
@@ -62,7 +77,7 @@ impl Source {
     fn read_small(&self, txn: &Txn<'_>, name: &str, limit: u64) -> Result<Vec<u8>> {
         let bytes = match self {
             Source::Dir(d) => {
-                let p = d.join(name);
+                let p = inside(d, name)?;
                 let len = std::fs::metadata(&p).map_err(|e| Error::io("read", &p, e))?.len();
                 if len > limit {
                     return Err(Error::invalid_image(name, format!("{len} bytes; at most {limit} are accepted")));
@@ -89,7 +104,7 @@ impl Source {
         let exp = expected.map(oci::parse_digest).transpose()?;
         let (id, digests, size) = match self {
             Source::Dir(d) => {
-                let p = d.join(name);
+                let p = inside(d, name)?;
                 let mut also = vec![Algorithm::Sha256];
                 if let Some(e) = &exp {
                     if e.algorithm == Algorithm::Sha512 {
@@ -171,7 +186,7 @@ impl Images {
             }
             return self.import_rootfs_dir(txn, path, name, progress);
         }
-        let format = sniff_tar(path)?;
+        let format = sniff_tar(path, self.limits)?;
         match format {
             ImportFormat::OciLayout | ImportFormat::DockerArchive => {
                 let src = self.store_archive(&txn, path, progress)?;
@@ -204,7 +219,7 @@ impl Images {
         let total = f.metadata().map(|m| m.len()).ok();
         let what = path.display().to_string();
         let bad = |e: io::Error| Error::invalid_image(&what, format!("unreadable archive: {e}"));
-        let mut ar = tar::Archive::new(layer_reader(f).map_err(bad)?);
+        let mut ar = tar::Archive::new(super::layer::open_layer(io::BufReader::new(f), self.limits).map_err(bad)?);
         let mut map: HashMap<String, (ObjectId, Digest, u64)> = HashMap::new();
         let mut links: Vec<(String, String)> = Vec::new();
         let mut done = 0u64;
@@ -480,21 +495,8 @@ pub(crate) fn pick_platform(manifests: &[Descriptor]) -> Result<Descriptor> {
         .ok_or_else(|| Error::invalid_image("index", format!("no image for linux/{}", host_arch())))
 }
 
-/// A tar file's stream, decompressed if it is gzip or zstd.
-fn layer_reader(f: File) -> io::Result<Box<dyn Read>> {
-    let mut f = f;
-    let mut head = [0u8; 4];
-    let n = f.read(&mut head)?;
-    f.rewind()?;
-    Ok(match Compression::sniff(&head[..n]) {
-        Compression::None => Box::new(io::BufReader::with_capacity(1 << 20, f)),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(f))),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(f)?),
-    })
-}
-
 /// Tell an OCI layout tar or a docker archive from a root filesystem tarball by its names.
-fn sniff_tar(path: &Path) -> Result<ImportFormat> {
+fn sniff_tar(path: &Path, limits: super::LayerLimits) -> Result<ImportFormat> {
     let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let what = path.display().to_string();
     let bad = |e: io::Error| Error::invalid_image(&what, format!("not a tar archive: {e}"));
@@ -512,7 +514,7 @@ fn sniff_tar(path: &Path) -> Result<ImportFormat> {
             check(&norm(&String::from_utf8_lossy(&e.map_err(bad)?.path_bytes())));
         }
     } else {
-        let mut ar = tar::Archive::new(layer_reader(f).map_err(bad)?);
+        let mut ar = tar::Archive::new(super::layer::open_layer(io::BufReader::new(f), limits).map_err(bad)?);
         for e in ar.entries().map_err(bad)? {
             check(&norm(&String::from_utf8_lossy(&e.map_err(bad)?.path_bytes())));
         }

@@ -281,11 +281,37 @@ impl Images {
         let _ = &mut digest;
         let config_desc = manifest.config.clone().ok_or_else(|| Error::invalid_image("manifest", "no config"))?;
         let txn = self.cas.begin()?;
+        const CONFIG_LIMIT: i64 = 8 << 20;
+        if !(0..=CONFIG_LIMIT).contains(&config_desc.size) {
+            return Err(Error::invalid_image(
+                "image config",
+                format!("{} bytes; at most {CONFIG_LIMIT} are accepted", config_desc.size),
+            ));
+        }
         let config = match self.local_blob(&config_desc.digest)? {
             Some(id) => self.cas.read(&id)?,
             None => {
+                let (writer, pipe) = tokio::io::duplex(64 << 10);
+                let (c, rr, desc) = (client.clone(), r.clone(), to_client_desc(&config_desc));
+                let fetch = rt.spawn(async move { c.pull_blob(&rr, &desc, writer).await });
+                let mut reader =
+                    Download { rt: rt.clone(), pipe, done: 0, total: None, item: String::new(), progress: None };
                 let mut v = Vec::new();
-                rt.block_on(client.pull_blob(r, &to_client_desc(&config_desc), &mut v)).map_err(|e| remote(r, e))?;
+                let read = (&mut reader).take(CONFIG_LIMIT as u64 + 1).read_to_end(&mut v);
+                drop(reader);
+                if v.len() as i64 > config_desc.size {
+                    fetch.abort();
+                    return Err(Error::invalid_image(
+                        "image config",
+                        "the registry sent more than the manifest states",
+                    ));
+                }
+                rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| remote(r, e))?;
+                read.map_err(|e| Error::Remote {
+                    registry: r.whole(),
+                    reason: e.to_string(),
+                    kind: ErrorKind::Network,
+                })?;
                 v
             }
         };
@@ -348,8 +374,23 @@ impl Images {
         if want.algorithm == Algorithm::Sha512 {
             also.push(Algorithm::Sha512);
         }
-        let stored = oci::put_blob(txn, &mut reader, std::path::Path::new(&l.digest), &also);
+        // Never more than the manifest states: one byte over is enough to know it lied.
+        let stored = oci::put_blob(
+            txn,
+            &mut (&mut reader).take(l.size.max(0) as u64 + 1),
+            std::path::Path::new(&l.digest),
+            &also,
+        );
         drop(reader);
+        if let Ok(out) = &stored {
+            if out.size != l.size.max(0) as u64 {
+                fetch.abort();
+                return Err(Error::invalid_image(
+                    &l.digest,
+                    format!("{} bytes arrived; the manifest states {}", out.size, l.size),
+                ));
+            }
+        }
         rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| remote(r, e))?;
         let out = stored.map_err(|e| {
             let mut reason = e.to_string();
