@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -500,24 +500,16 @@ fn sniff_tar(path: &Path, limits: super::LayerLimits) -> Result<ImportFormat> {
     let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let what = path.display().to_string();
     let bad = |e: io::Error| Error::invalid_image(&what, format!("not a tar archive: {e}"));
-    let mut head = [0u8; 4];
-    let n = (&f).read(&mut head).map_err(|e| Error::io("read", path, e))?;
-    (&f).rewind().map_err(|e| Error::io("read", path, e))?;
     let (mut oci_layout, mut docker) = (false, false);
     let mut check = |name: &str| {
         oci_layout |= name == "oci-layout";
         docker |= name == "manifest.json";
     };
-    if Compression::sniff(&head[..n]) == Compression::None {
-        let mut ar = tar::Archive::new(f);
-        for e in ar.entries_with_seek().map_err(bad)? {
-            check(&norm(&String::from_utf8_lossy(&e.map_err(bad)?.path_bytes())));
-        }
-    } else {
-        let mut ar = tar::Archive::new(super::layer::open_layer(io::BufReader::new(f), limits).map_err(bad)?);
-        for e in ar.entries().map_err(bad)? {
-            check(&norm(&String::from_utf8_lossy(&e.map_err(bad)?.path_bytes())));
-        }
+    // Read through the same guarded, bounded reader as layers: a hostile archive cannot make
+    // even this first look buffer an enormous header or expand without bound.
+    let mut ar = tar::Archive::new(super::layer::open_layer(io::BufReader::new(f), limits).map_err(bad)?);
+    for e in ar.entries().map_err(bad)? {
+        check(&norm(&String::from_utf8_lossy(&e.map_err(bad)?.path_bytes())));
     }
     Ok(if oci_layout {
         ImportFormat::OciLayout

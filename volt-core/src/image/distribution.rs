@@ -435,7 +435,16 @@ impl Images {
         opts: &RemoteOptions,
         progress: Option<Arc<ProgressFn>>,
     ) -> Result<PushReport> {
-        let rec = self.inspect(name)?;
+        // The store work (record, sizes, manifest bytes) runs on the blocking pool.
+        let (this, n) = (self.clone(), name.clone());
+        let (rec, config_size, manifest) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let rec = this.inspect(&n)?;
+            let size = this.cas.stat(&rec.config_object.digest())?.size;
+            let manifest = this.cas.read(&rec.manifest_object)?;
+            Ok((rec, size, manifest))
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
         let r = parse_reference(target)?;
         let client = client_for(&r, opts)?;
         let auth = auth_of(&opts.credentials);
@@ -447,7 +456,6 @@ impl Images {
             skipped: 0,
             bytes: 0,
         };
-        let config_size = self.cas.stat(&rec.config_object.digest())?.size;
         let mut blobs: Vec<(String, ObjectId, u64)> = vec![(rec.id.clone(), rec.config_object, config_size)];
         blobs.extend(rec.layers.iter().map(|l| (l.digest.clone(), l.object, l.size)));
         for (digest, id, size) in blobs {
@@ -463,7 +471,6 @@ impl Images {
             rep.uploaded += 1;
             rep.bytes += size;
         }
-        let manifest = self.cas.read(&rec.manifest_object)?;
         let ct = http::HeaderValue::from_str(&rec.manifest_media_type)
             .map_err(|e| Error::invalid_image("manifest", format!("media type: {e}")))?;
         client.push_manifest_raw(&r, manifest, ct).await.map_err(|e| remote(&r, e))?;

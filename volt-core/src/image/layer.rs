@@ -90,6 +90,118 @@ impl std::fmt::Display for BombError {
 
 impl std::error::Error for BombError {}
 
+/// Most bytes a metadata entry (PAX header, GNU long name or long link) may have. The tar
+/// reader buffers these whole, so without a bound one header could take all memory.
+pub const MAX_TAR_METADATA: u64 = 1 << 20;
+
+/// Watches a tar stream's headers as it passes and fails it when a metadata entry is larger than
+/// [`MAX_TAR_METADATA`], before the tar reader buffers it. It follows entry sizes (including a
+/// PAX `size` override) to know where headers are; it stops watching at the end-of-archive block.
+struct HeaderGuard<R> {
+    inner: R,
+    /// Bytes until the next header block.
+    skip: u64,
+    /// Header bytes collected so far.
+    header: Vec<u8>,
+    /// Size override from the PAX header being read, applied to the next entry.
+    pax_size: Option<u64>,
+    /// Collecting the body of a PAX header (its bytes, left to read).
+    pax_body: Option<(Vec<u8>, u64)>,
+    done: bool,
+}
+
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field.first().is_some_and(|b| b & 0x80 != 0) {
+        // base-256
+        let mut v: u64 = u64::from(field[0] & 0x7f);
+        for b in &field[1..] {
+            v = v.checked_mul(256)?.checked_add(u64::from(*b))?;
+        }
+        return Some(v);
+    }
+    let t: Vec<u8> = field.iter().copied().filter(|b| *b != 0 && *b != b' ').collect();
+    if t.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(std::str::from_utf8(&t).ok()?, 8).ok()
+}
+
+fn pax_size_record(body: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(body);
+    text.lines()
+        .find_map(|l| l.split_once(' ').and_then(|(_, kv)| kv.strip_prefix("size=")).and_then(|v| v.parse().ok()))
+}
+
+impl<R: Read> HeaderGuard<R> {
+    fn new(inner: R) -> Self {
+        HeaderGuard { inner, skip: 0, header: Vec::with_capacity(512), pax_size: None, pax_body: None, done: false }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() && !self.done {
+            if self.skip > 0 {
+                let n = (self.skip.min(data.len() as u64)) as usize;
+                if let Some((body, left)) = &mut self.pax_body {
+                    let take = (*left).min(n as u64) as usize;
+                    body.extend_from_slice(&data[..take]);
+                    *left -= take as u64;
+                    if *left == 0 {
+                        self.pax_size = pax_size_record(body);
+                        self.pax_body = None;
+                    }
+                }
+                self.skip -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            let n = (512 - self.header.len()).min(data.len());
+            self.header.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.header.len() < 512 {
+                continue;
+            }
+            let h = std::mem::take(&mut self.header);
+            if h.iter().all(|b| *b == 0) {
+                self.done = true; // end of archive: what follows is padding
+                break;
+            }
+            let ty = h[156];
+            let size = tar_size(&h[124..136]).ok_or_else(|| io::Error::other("tar header with an unreadable size"))?;
+            let size = match (ty, self.pax_size.take()) {
+                (b'x' | b'g' | b'L' | b'K', _) => {
+                    if size > MAX_TAR_METADATA {
+                        return Err(io::Error::other(BombError(format!(
+                            "a tar metadata entry of {size} bytes (at most {MAX_TAR_METADATA} are accepted)"
+                        ))));
+                    }
+                    if ty == b'x' {
+                        self.pax_body = Some((Vec::with_capacity(size as usize), size));
+                        if size == 0 {
+                            self.pax_body = None;
+                        }
+                    }
+                    size
+                }
+                (_, Some(over)) => over,
+                (_, None) => size,
+            };
+            self.skip = size.div_ceil(512) * 512;
+            if self.pax_body.is_some() && self.skip == 0 {
+                self.pax_body = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for HeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.observe(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 /// A layer's tar stream, decompressed as its magic bytes say, with bomb limits.
 pub(crate) fn open_layer<'a>(mut raw: impl Read + 'a, limits: LayerLimits) -> io::Result<Box<dyn Read + 'a>> {
     let mut head = [0u8; 4];
@@ -108,7 +220,7 @@ pub(crate) fn open_layer<'a>(mut raw: impl Read + 'a, limits: LayerLimits) -> io
         Compression::Gzip => (Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(raw))), Some(count)),
         Compression::Zstd => (Box::new(zstd::stream::read::Decoder::new(raw)?), Some(count)),
     };
-    Ok(Box::new(Bounded { inner, out: 0, compressed, limits }))
+    Ok(Box::new(HeaderGuard::new(Bounded { inner, out: 0, compressed, limits })))
 }
 
 /// One node of the root filesystem being assembled.
@@ -471,6 +583,49 @@ mod tests {
         assert!(!symlink_escapes(b"bin/sh", b"/bin/busybox"));
         assert!(!symlink_escapes(b"a/b", b"c/../d"));
         assert!(symlink_escapes(b"a/b", b"c/../../../d"));
+    }
+
+    #[test]
+    fn oversized_tar_metadata_is_refused_before_it_is_buffered() {
+        // A PAX header claiming 8 GiB: refused at its header, long before its body.
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(8 << 30);
+        h.set_path("PaxHeaders/x").unwrap();
+        h.set_cksum();
+        let mut data = h.as_bytes().to_vec();
+        data.extend(std::iter::repeat_n(b'a', 4096));
+        let mut r = open_layer(&data[..], LayerLimits::default()).unwrap();
+        let err = std::io::copy(&mut r, &mut std::io::sink()).unwrap_err();
+        assert!(err.to_string().contains("metadata entry"), "{err}");
+        // Ordinary archives with PAX headers, long names and a size override pass untouched.
+        let mut b = tar::Builder::new(Vec::new());
+        let long = format!("{}/file", "d".repeat(300));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_pax_extensions([("SCHILY.xattr.user.k", b"v".as_slice())]).unwrap();
+        b.append_data(&mut h, &long, &b"hello"[..]).unwrap();
+        b.append_pax_extensions([("size", b"3".as_slice())]).unwrap();
+        let mut h2 = tar::Header::new_ustar();
+        h2.set_size(0);
+        h2.set_mode(0o644);
+        h2.set_entry_type(tar::EntryType::Regular);
+        h2.set_path("over").unwrap();
+        h2.set_cksum();
+        b.append(&h2, &b"xyz"[..]).unwrap();
+        let mut h3 = tar::Header::new_gnu();
+        h3.set_size(2);
+        h3.set_mode(0o644);
+        h3.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h3, "last", &b"ok"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let mut r = open_layer(&tar[..], LayerLimits::default()).unwrap();
+        let mut ar = tar::Archive::new(&mut r);
+        let names: Vec<String> =
+            ar.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+        assert_eq!(names, [long, "over".to_string(), "last".to_string()]);
     }
 
     #[test]
