@@ -154,6 +154,7 @@ pub async fn start(volt: &Volt, opts: ServeOptions) -> Result<RunningRegistry> {
         key: signing_key(volt)?,
         service: SERVICE.to_string(),
         token_ttl: opts.token_ttl,
+        streams: Arc::new(tokio::sync::Semaphore::new(server::MAX_STREAMS)),
     });
     let bind_err =
         |e: std::io::Error| Error::Io { op: "bind registry", path: PathBuf::from(opts.bind.to_string()), source: e };

@@ -25,6 +25,8 @@ pub(crate) struct App {
     pub anonymous_pull: bool,
     pub service: String,
     pub token_ttl: Duration,
+    /// Permits for blob streams (see [`MAX_STREAMS`]).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 type Shared = Arc<App>;
@@ -489,7 +491,11 @@ async fn get_blob(app: &App, name: String, digest: String, headers: &HeaderMap, 
         None => (0, size.saturating_sub(1), false),
     };
     let len = if size == 0 { 0 } else { end - start + 1 };
-    let body = if head || len == 0 { Body::empty() } else { stream_object(app.store.cas().clone(), id, start, len) };
+    let body = if head || len == 0 {
+        Body::empty()
+    } else {
+        stream_object(app.store.cas().clone(), id, start, len, app.streams.clone())
+    };
     let mut r = Response::new(body);
     if partial {
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -502,47 +508,62 @@ async fn get_blob(app: &App, name: String, digest: String, headers: &HeaderMap, 
     Ok(r)
 }
 
-/// Stream `len` bytes of an object from `start`. Each piece is read on the blocking pool and
-/// the reader handed back, so a slow client holds no thread while it is not reading.
-fn stream_object(cas: Arc<volt_core::cas::Cas>, id: volt_core::cas::ObjectId, start: u64, len: u64) -> Body {
-    type Reader = volt_core::cas::ObjectReader<'static>;
-    let opened = cas.open_object_at(&id, start).map_err(|e| std::io::Error::other(e.to_string()));
-    let state: (Option<std::io::Result<Reader>>, u64) = (Some(opened), len);
-    let stream = futures_util::stream::unfold(state, |(reader, left)| async move {
-        if left == 0 {
-            return None;
-        }
-        let mut r = match reader? {
-            Ok(r) => r,
-            Err(e) => return Some((Err(e), (None, 0))),
-        };
-        let want = left.min(256 << 10) as usize;
-        let step = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; want];
-            let mut filled = 0;
-            while filled < want {
-                match r.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return (r, Err(e)),
+/// Blob streams served at once. Each holds a blocking-pool thread while it runs (reading ahead
+/// of a client that may be slow), so they are capped well below the pool's size: other requests
+/// always find a thread, and streams beyond the cap wait for one to finish.
+pub(crate) const MAX_STREAMS: usize = 128;
+
+/// Stream `len` bytes of an object from `start`: a blocking-pool thread reads 256 KiB pieces
+/// two ahead of the client, under one of the [`MAX_STREAMS`] permits.
+fn stream_object(
+    cas: Arc<volt_core::cas::Cas>,
+    id: volt_core::cas::ObjectId,
+    start: u64,
+    len: u64,
+    permits: Arc<tokio::sync::Semaphore>,
+) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+    tokio::spawn(async move {
+        let Ok(permit) = permits.acquire_owned().await else { return };
+        let _ = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut r = match cas.open_object_at(&id, start) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            let mut left = len;
+            while left > 0 {
+                let want = left.min(256 << 10) as usize;
+                let mut buf = vec![0u8; want];
+                let mut filled = 0;
+                while filled < want {
+                    match r.read(&mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if filled == 0 {
+                    let _ = tx.blocking_send(Err(std::io::Error::other("object shorter than its size")));
+                    return;
+                }
+                buf.truncate(filled);
+                left -= filled as u64;
+                if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                    return; // the client went away
                 }
             }
-            buf.truncate(filled);
-            (r, Ok(buf))
         })
         .await;
-        match step {
-            Ok((r, Ok(buf))) if !buf.is_empty() => {
-                let n = buf.len() as u64;
-                Some((Ok(bytes::Bytes::from(buf)), (Some(Ok(r)), left - n)))
-            }
-            Ok((_, Ok(_))) => Some((Err(std::io::Error::other("object shorter than its size")), (None, 0))),
-            Ok((_, Err(e))) => Some((Err(e), (None, 0))),
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (None, 0))),
-        }
     });
-    Body::from_stream(stream)
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }))
 }
 
 /// Ends an upload session when the request completing it ends, however it ends (an error, or
