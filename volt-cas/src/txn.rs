@@ -599,7 +599,20 @@ impl<'a> Txn<'a> {
     ///
     /// # Errors
     /// I/O errors; on error nothing is referenced and staged objects are discarded.
-    pub fn commit(mut self, reference: Option<(&RefName, &ObjectId)>) -> Result<usize> {
+    pub fn commit(self, reference: Option<(&RefName, &ObjectId)>) -> Result<usize> {
+        match reference {
+            Some(r) => self.commit_refs(&[r]),
+            None => self.commit_refs(&[]),
+        }
+    }
+
+    /// As [`Txn::commit`], pointing several refs while the transaction still protects what it
+    /// wrote, so that none of them can dangle because of a gc in between. Refs are set in order;
+    /// on an error the ones already set stay (each is a complete, valid ref).
+    ///
+    /// # Errors
+    /// As [`Txn::commit`].
+    pub fn commit_refs(mut self, refs: &[(&RefName, &ObjectId)]) -> Result<usize> {
         let st = {
             let mut g = self.state.lock().expect("lock poisoned");
             State { pending: g.pending.clone(), aliases: std::mem::take(&mut g.aliases), leased: HashSet::new() }
@@ -633,7 +646,7 @@ impl<'a> Txn<'a> {
             let objects = File::open(self.cas.objects_dir()).ctx("open objects", self.cas.objects_dir())?;
             rustix::fs::syncfs(&objects).ctx("sync store", self.cas.objects_dir())?;
         }
-        if let Some((name, id)) = reference {
+        for (name, id) in refs {
             self.cas.set_ref(name, id)?;
         }
         self.finish();

@@ -615,11 +615,9 @@ impl RegistryStore {
         all.extend(ids);
         let links = Links { ids: all, payload: serde_json::to_vec(&info).expect("serialises") };
         let lid = txn.put_bytes(&links.encode(), None)?.id;
-        txn.commit(Some((&manifest_ref, &lid)))?;
-        // The manifest ref now keeps the record alive; the others point at the same object.
-        for r in tag_ref.iter().chain(referrer_ref.iter()) {
-            self.cas.set_ref(r, &lid)?;
-        }
+        let mut refs = vec![(&manifest_ref, &lid)];
+        refs.extend(tag_ref.iter().chain(referrer_ref.iter()).map(|r| (r, &lid)));
+        txn.commit_refs(&refs)?;
         Ok((digest.to_string(), subject))
     }
 

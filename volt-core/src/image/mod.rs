@@ -278,7 +278,12 @@ impl Images {
     pub fn tag(&self, src: &ImageName, dst: &ImageName) -> Result<()> {
         let r = (|| {
             let id = self.record_id(src)?;
-            self.cas.set_ref(&dst.ref_name(), &id)?;
+            // Protected while the new name is written: a concurrent rm + gc cannot free it.
+            let txn = self.cas.begin()?;
+            if !txn.protect(&id)? {
+                return Err(Error::NotFound { what: "image", name: src.to_string() });
+            }
+            txn.commit(Some((&dst.ref_name(), &id)))?;
             Ok(())
         })();
         self.audited("image.tag", &format!("{src} -> {dst}"), r)
