@@ -9,6 +9,7 @@
 
 mod audit;
 mod config;
+pub mod container;
 mod error;
 mod fsutil;
 pub mod image;
