@@ -6,6 +6,7 @@
 //! check the plans without root.
 
 mod plan;
+mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub use plan::{nspawn_argv, unit_file, NspawnOptions, UNIT_TEMPLATE};
+pub use store::{ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
 
 /// A container name: 1-63 characters of lower-case letters, digits, `-` and `_`, starting with a
 /// letter or digit. It is a directory name, a machine name and part of a unit name, so nothing

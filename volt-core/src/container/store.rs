@@ -1,0 +1,255 @@
+//! Container directories: `containers/NAME/{config.json,state.json,rootfs,upper,work}`, created
+//! all or nothing and changed under a per-container lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{check_env, ContainerConfig, ContainerName, Limits, Mount, RestartPolicy};
+use crate::error::{Error, Result};
+use crate::image::{ImageName, Images, RootfsMount};
+use crate::paths::Paths;
+use crate::workload::Status;
+
+/// Runtime state, persisted as `state.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    /// Lifecycle status.
+    pub status: Status,
+    /// When the container was created (RFC 3339).
+    pub created: String,
+    /// Main process id while running.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// When it last started.
+    #[serde(default)]
+    pub started: Option<String>,
+    /// When it last stopped.
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// Exit code of the last run.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Why it stopped or failed (`exit 3`, `signal SIGKILL`, `oom`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What a caller asks for when creating a container; unset fields come from the image.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CreateOptions {
+    /// Command (default: the image's entrypoint and cmd).
+    pub command: Vec<String>,
+    /// Extra environment, `KEY=value`, after the image's.
+    pub env: Vec<String>,
+    /// Working directory (default: the image's).
+    pub workdir: Option<String>,
+    /// User (default: the image's).
+    pub user: Option<String>,
+    /// Hostname (default: the name).
+    pub hostname: Option<String>,
+    /// Mounts.
+    pub mounts: Vec<Mount>,
+    /// Limits.
+    pub limits: Limits,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Copy the image instead of mounting an overlay.
+    pub copy_rootfs: bool,
+}
+
+/// A container as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// Configuration.
+    pub config: ContainerConfig,
+    /// State.
+    pub state: ContainerState,
+    /// Root filesystem.
+    pub rootfs: RootfsMount,
+}
+
+/// The container directories of one Volt installation.
+#[derive(Debug, Clone)]
+pub struct ContainerStore {
+    paths: Paths,
+    images: Images,
+}
+
+/// An exclusive lock on one container (flock on `locks/container-NAME.lock`), held while it lives.
+#[derive(Debug)]
+pub struct ContainerLock(#[allow(dead_code)] File);
+
+impl ContainerStore {
+    /// Containers under `paths`, made from `images`.
+    pub fn new(paths: Paths, images: Images) -> Self {
+        ContainerStore { paths, images }
+    }
+
+    /// The directory of container `name`.
+    pub fn dir(&self, name: &ContainerName) -> PathBuf {
+        self.paths.containers_dir().join(name.as_str())
+    }
+
+    /// Take the container's lock (blocks while another operation on it runs).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn lock(&self, name: &ContainerName) -> Result<ContainerLock> {
+        let dir = self.paths.locks_dir();
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let p = dir.join(format!("container-{name}.lock"));
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|e| Error::io("open", &p, e))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("lock", &p, e.into()))?;
+        Ok(ContainerLock(f))
+    }
+
+    /// Create container `name` from `image`. All or nothing: on any error no trace of the
+    /// container is left. A name that exists is [`crate::ErrorKind::AlreadyExists`].
+    ///
+    /// # Errors
+    /// Usage errors for bad options, not found for the image, already exists, I/O errors.
+    pub fn create(&self, name: &ContainerName, image: &ImageName, opts: &CreateOptions) -> Result<ContainerInfo> {
+        opts.limits.validate()?;
+        for e in &opts.env {
+            check_env(e)?;
+        }
+        let rec = self.images.inspect(image)?;
+        let _lock = self.lock(name)?;
+        let dir = self.dir(name);
+        fs::create_dir_all(self.paths.containers_dir())
+            .map_err(|e| Error::io("create", self.paths.containers_dir(), e))?;
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::io(
+                    "create container",
+                    &dir,
+                    io::Error::new(io::ErrorKind::AlreadyExists, format!("a container named {name} exists")),
+                ))
+            }
+            Err(e) => return Err(Error::io("create", &dir, e)),
+        }
+        let r = (|| {
+            let c = &rec.config;
+            let command = if opts.command.is_empty() {
+                c.entrypoint.iter().chain(c.cmd.iter()).cloned().collect()
+            } else if c.entrypoint.is_empty() {
+                opts.command.clone()
+            } else {
+                c.entrypoint.iter().chain(opts.command.iter()).cloned().collect()
+            };
+            if command.is_empty() {
+                return Err(Error::InvalidArgument(format!("image {image} names no command; give one after --")));
+            }
+            let config = ContainerConfig {
+                name: name.clone(),
+                image: image.to_string(),
+                command,
+                env: c.env.iter().chain(opts.env.iter()).cloned().collect(),
+                workdir: opts.workdir.clone().or_else(|| (!c.workdir.is_empty()).then(|| c.workdir.clone())),
+                user: opts.user.clone().or_else(|| (!c.user.is_empty()).then(|| c.user.clone())),
+                hostname: opts.hostname.clone(),
+                mounts: opts.mounts.clone(),
+                limits: opts.limits.clone(),
+                restart: opts.restart,
+                labels: c.labels.clone(),
+            };
+            let rootfs = self.images.create_rootfs(image, &dir, opts.copy_rootfs)?;
+            let state = ContainerState {
+                status: Status::Stopped,
+                created: crate::image::now_rfc3339(),
+                pid: None,
+                started: None,
+                finished: None,
+                exit_code: None,
+                reason: None,
+            };
+            crate::fsutil::write_atomic(
+                &dir.join("state.json"),
+                &serde_json::to_vec_pretty(&state).expect("serialises"),
+            )?;
+            // config.json last: its presence marks a complete container.
+            crate::fsutil::write_atomic(
+                &dir.join("config.json"),
+                &serde_json::to_vec_pretty(&config).expect("serialises"),
+            )?;
+            Ok(ContainerInfo { config, state, rootfs })
+        })();
+        if r.is_err() {
+            let _ = self.images.remove_rootfs(&dir);
+            let _ = fs::remove_dir_all(&dir);
+        }
+        r
+    }
+
+    /// A container's configuration, state and root filesystem.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn inspect(&self, name: &ContainerName) -> Result<ContainerInfo> {
+        let dir = self.dir(name);
+        let read = |f: &str| -> Result<Vec<u8>> {
+            fs::read(dir.join(f)).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::NotFound { what: "container", name: name.to_string() },
+                _ => Error::io("read", dir.join(f), e),
+            })
+        };
+        let parse =
+            |f: &str, b: Vec<u8>| Error::Config { path: dir.join(f), reason: format!("unreadable ({})", b.len()) };
+        let cb = read("config.json")?;
+        let config = serde_json::from_slice(&cb).map_err(|_| parse("config.json", cb))?;
+        let sb = read("state.json")?;
+        let state = serde_json::from_slice(&sb).map_err(|_| parse("state.json", sb))?;
+        let rb = read("rootfs.json")?;
+        let rootfs = serde_json::from_slice(&rb).map_err(|_| parse("rootfs.json", rb))?;
+        Ok(ContainerInfo { config, state, rootfs })
+    }
+
+    /// All complete containers, by name. Directories without `config.json` (a create that
+    /// crashed) are skipped.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn list(&self) -> Result<Vec<ContainerInfo>> {
+        let dir = self.paths.containers_dir();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for ent in rd.flatten() {
+            let Ok(name) = ent.file_name().to_string_lossy().parse::<ContainerName>() else { continue };
+            if let Ok(info) = self.inspect(&name) {
+                out.push(info);
+            }
+        }
+        out.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+        Ok(out)
+    }
+
+    /// Delete a stopped or failed container (its root filesystem and directory). A running one
+    /// is refused ([`crate::ErrorKind::Conflict`]) unless the caller has stopped it (`force`
+    /// handling belongs to the runtime, which stops first).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::InvalidState`], I/O errors.
+    pub fn delete(&self, name: &ContainerName) -> Result<()> {
+        let _lock = self.lock(name)?;
+        let info = self.inspect(name)?;
+        info.state.status.transition(Status::Deleted, name.as_str())?;
+        let dir = self.dir(name);
+        self.images.remove_rootfs(&dir)?;
+        fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))
+    }
+}
