@@ -49,7 +49,7 @@ pub use links::Links;
 pub use meta::{Meta, Xattr};
 pub use refs::{RefEntry, RefName};
 pub use stats::{DedupReport, SharedObject, Status};
-pub use store::{Cas, ObjectInfo, ObjectKind, ObjectReader, Options};
+pub use store::{read_full, Cas, ObjectInfo, ObjectKind, ObjectReader, Options};
 pub use tree::{Entry, EntryKind, Tree};
 pub use txn::{PutOutcome, Txn};
 pub use verify::{BadObject, BrokenRef, VerifyReport};

@@ -370,6 +370,24 @@ impl Cas {
     }
 }
 
+/// Read until `buf` is full or the stream ends (retrying interrupted reads); returns the bytes
+/// read, fewer than `buf.len()` only at the end of the stream.
+///
+/// # Errors
+/// The first read error other than an interruption.
+pub fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// A streaming reader over one object, whole or chunked.
 pub struct ObjectReader<'a> {
     _store: std::marker::PhantomData<&'a Cas>,

@@ -467,15 +467,7 @@ impl<'a> Txn<'a> {
                 let outcome = (|| -> Result<()> {
                     loop {
                         let mut buf = vec![0u8; 256 << 10];
-                        let mut filled = 0;
-                        while filled < buf.len() {
-                            match r.read(&mut buf[filled..]) {
-                                Ok(0) => break,
-                                Ok(n) => filled += n,
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                Err(e) => return Err(Error::io("read", what, e)),
-                            }
-                        }
+                        let filled = crate::store::read_full(r, &mut buf).map_err(|e| Error::io("read", what, e))?;
                         if filled == 0 {
                             return Ok(());
                         }

@@ -40,6 +40,18 @@ impl Env {
         a.extend_from_slice(args);
         serde_json::from_str(&self.ok(&a)).unwrap()
     }
+    /// `volt registry serve` on `port`, once it accepts connections.
+    fn serve_registry(&self, port: u16) -> std::process::Child {
+        let c =
+            self.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::piped()).spawn().unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    }
     /// A tree with `files` files of which only `distinct` contents differ.
     fn tree(&self, name: &str, files: usize) -> PathBuf {
         self.tree_with(name, files, 40)
@@ -481,15 +493,8 @@ fn registry_serve_push_pull_and_sigterm() {
     let src = e.tree("rootfs", 10);
     let rec = e.json(&["image", "import", src.to_str().unwrap(), "--name", "srv:1"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut serve =
-        e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut serve = e.serve_registry(port);
     let addr = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let token = e.ok(&["-q", "registry", "token", "create", "--repo", "*", "--actions", "pull,push"]);
     let token = token.trim();
     let o = e.volt(&["image", "push", "srv:1", &format!("{addr}/srv:1")]);
@@ -546,18 +551,8 @@ fn kill_9_during_import_and_during_a_registry_upload_leaves_a_consistent_store()
     // The registry killed in the middle of an upload.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let serve = |e: &Env| {
-        let c = e.cmd().args(["registry", "serve", "--port", &port.to_string()]).stderr(Stdio::null()).spawn().unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        c
-    };
     let token = e.ok(&["-q", "registry", "token", "create", "--repo", "*", "--actions", "pull,push"]);
-    let mut server = serve(&e);
+    let mut server = e.serve_registry(port);
     let push = e
         .cmd()
         .args(["-q", "image", "push", "crash:1", &format!("{addr}/crash:1"), "--token", token.trim()])
@@ -574,7 +569,7 @@ fn kill_9_during_import_and_during_a_registry_upload_leaves_a_consistent_store()
     let v = e.json(&["cas", "verify"]);
     assert!(v["corrupt"].as_array().unwrap().is_empty() && v["broken_refs"].as_array().unwrap().is_empty(), "{v}");
     // Back up: the push completes and the image pulls back whole.
-    let mut server = serve(&e);
+    let mut server = e.serve_registry(port);
     e.ok(&["-q", "image", "push", "crash:1", &format!("{addr}/crash:1"), "--token", token.trim()]);
     let pulled = e.json(&["image", "pull", &format!("{addr}/crash:1"), "--name", "back:1"]);
     assert_eq!(pulled["tree"], rec["tree"]);

@@ -50,6 +50,14 @@ impl AuditLog {
         self.path.as_deref()
     }
 
+    /// Record the outcome of an operation that returned `r` (see [`AuditLog::record`]).
+    pub fn outcome<T, E: std::fmt::Display>(&self, action: &str, resource: &str, r: &std::result::Result<T, E>) {
+        match r {
+            Ok(_) => self.record(action, resource, Ok(())),
+            Err(e) => self.record(action, resource, Err(e)),
+        }
+    }
+
     /// Record an outcome. Failing to write the audit log is reported through `tracing` and does
     /// not fail the operation that was audited.
     pub fn record(&self, action: &str, resource: &str, outcome: Result<(), &dyn std::fmt::Display>) {

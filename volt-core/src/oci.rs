@@ -57,6 +57,20 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
 }
 
+impl Descriptor {
+    /// A descriptor with no artifact type, annotations or platform.
+    pub fn new(media_type: impl Into<String>, digest: impl Into<String>, size: u64) -> Self {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: digest.into(),
+            size: size as i64,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            platform: None,
+        }
+    }
+}
+
 /// A platform in an index entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
@@ -223,15 +237,11 @@ pub fn put_blob(
     also: &[Algorithm],
 ) -> std::result::Result<volt_cas::PutOutcome, volt_cas::Error> {
     let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match r.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(volt_cas::Error::Io { op: "read", path: what.to_path_buf(), source: e }),
-        }
-    }
+    let got = volt_cas::read_full(r, &mut head).map_err(|e| volt_cas::Error::Io {
+        op: "read",
+        path: what.to_path_buf(),
+        source: e,
+    })?;
     let mut chained = std::io::Read::chain(&head[..got], r);
     match Compression::sniff(&head[..got]) {
         Compression::None => txn.put_reader(&mut chained, what, also, None),

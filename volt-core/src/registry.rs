@@ -332,10 +332,7 @@ impl RegistryStore {
     }
 
     fn audited<T>(&self, action: &str, resource: &str, r: RResult<T>) -> RResult<T> {
-        match &r {
-            Ok(_) => self.audit.record(action, resource, Ok(())),
-            Err(e) => self.audit.record(action, resource, Err(e)),
-        }
+        self.audit.outcome(action, resource, &r);
         r
     }
 

@@ -58,10 +58,7 @@ impl LocalStore {
         f: impl FnOnce(&Cas) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let r = self.blocking(f).await;
-        match &r {
-            Ok(_) => self.audit.record(action, &resource, Ok(())),
-            Err(e) => self.audit.record(action, &resource, Err(e)),
-        }
+        self.audit.outcome(action, &resource, &r);
         r
     }
 }

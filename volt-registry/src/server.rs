@@ -2,7 +2,6 @@
 //! endpoint of the Docker/OCI bearer-token flow.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -538,18 +537,13 @@ fn stream_object(
             while left > 0 {
                 let want = left.min(256 << 10) as usize;
                 let mut buf = vec![0u8; want];
-                let mut filled = 0;
-                while filled < want {
-                    match r.read(&mut buf[filled..]) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            return;
-                        }
+                let filled = match volt_core::cas::read_full(&mut r, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
                     }
-                }
+                };
                 if filled == 0 {
                     let _ = tx.blocking_send(Err(std::io::Error::other("object shorter than its size")));
                     return;

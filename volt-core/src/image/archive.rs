@@ -349,17 +349,7 @@ impl Images {
             }
             let (object, sha, size) = src.blob(&txn, &lname, None)?;
             let media_type = Compression::sniff(&self.head(&txn, &object)?).layer_media_type().to_string();
-            layers.push(LayerBlob {
-                desc: Descriptor {
-                    media_type,
-                    digest: sha.to_string(),
-                    size: size as i64,
-                    artifact_type: None,
-                    annotations: Default::default(),
-                    platform: None,
-                },
-                object,
-            });
+            layers.push(LayerBlob { desc: Descriptor::new(media_type, sha.to_string(), size), object });
         }
         let manifest = synth_manifest(&config_digest, config.len(), &layers);
         self.commit_image(txn, name, source, Some((&manifest, &config)), &layers, progress)
@@ -368,14 +358,7 @@ impl Images {
     fn head(&self, txn: &Txn<'_>, id: &ObjectId) -> Result<Vec<u8>> {
         let mut r = txn.open_object(id)?;
         let mut head = vec![0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            let n = r.read(&mut head[got..]).map_err(|e| Error::io("read", "<object>", e))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
+        let got = volt_cas::read_full(&mut r, &mut head).map_err(|e| Error::io("read", "<object>", e))?;
         head.truncate(got);
         Ok(head)
     }
@@ -419,14 +402,7 @@ impl Images {
         progress: Option<&ProgressFn>,
     ) -> Result<ImageRecord> {
         let media_type = Compression::sniff(&self.head(&txn, &object)?).layer_media_type().to_string();
-        let desc = Descriptor {
-            media_type,
-            digest: sha,
-            size: size as i64,
-            artifact_type: None,
-            annotations: Default::default(),
-            platform: None,
-        };
+        let desc = Descriptor::new(media_type, sha, size);
         self.commit_image(txn, name, source, None, &[LayerBlob { desc, object }], progress)
     }
 }
@@ -446,14 +422,7 @@ pub(crate) fn synth_manifest(config_digest: &str, config_len: usize, layers: &[L
     let m = Manifest {
         schema_version: 2,
         media_type: Some(oci::MEDIA_OCI_MANIFEST.into()),
-        config: Some(Descriptor {
-            media_type: oci::MEDIA_OCI_CONFIG.into(),
-            digest: config_digest.into(),
-            size: config_len as i64,
-            artifact_type: None,
-            annotations: Default::default(),
-            platform: None,
-        }),
+        config: Some(Descriptor::new(oci::MEDIA_OCI_CONFIG, config_digest, config_len as u64)),
         layers: layers.iter().map(|l| l.desc.clone()).collect(),
         ..Default::default()
     };

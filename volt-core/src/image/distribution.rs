@@ -189,14 +189,35 @@ fn remote(r: &Reference, e: OciDistributionError) -> Error {
         E::DigestError(_) => ErrorKind::Usage,
         _ => ErrorKind::General,
     };
+    Error::Remote { registry, reason: chain(&e), kind }
+}
+
+/// An error and its causes, joined with ": ".
+fn chain(e: &dyn std::error::Error) -> String {
     let mut reason = e.to_string();
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    let mut src = e.source();
     while let Some(s) = src {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
+        reason.push_str(&format!(": {s}"));
         src = s.source();
     }
-    Error::Remote { registry, reason, kind }
+    reason
+}
+
+/// Start downloading blob `desc` on the runtime (oci-client checks the status and verifies the
+/// digest as it writes) and return the blocking reader of what arrives, with the task.
+fn fetch<'p>(
+    rt: &Handle,
+    client: &Client,
+    r: &Reference,
+    desc: &Descriptor,
+    pipe_size: usize,
+    progress: Option<&'p ProgressFn>,
+) -> (Download<'p>, tokio::task::JoinHandle<oci_client::errors::Result<()>>) {
+    let (writer, pipe) = tokio::io::duplex(pipe_size);
+    let (c, rr, d) = (client.clone(), r.clone(), to_client_desc(desc));
+    let task = rt.spawn(async move { c.pull_blob(&rr, &d, writer).await });
+    let total = progress.map(|_| desc.size.max(0) as u64);
+    (Download { rt: rt.clone(), pipe, done: 0, total, item: desc.digest.clone(), progress }, task)
 }
 
 /// A blocking reader over a blob download: the client writes into one end of an in-memory pipe
@@ -291,11 +312,7 @@ impl Images {
         let config = match self.local_blob(&config_desc.digest)? {
             Some(id) => self.cas.read(&id)?,
             None => {
-                let (writer, pipe) = tokio::io::duplex(64 << 10);
-                let (c, rr, desc) = (client.clone(), r.clone(), to_client_desc(&config_desc));
-                let fetch = rt.spawn(async move { c.pull_blob(&rr, &desc, writer).await });
-                let mut reader =
-                    Download { rt: rt.clone(), pipe, done: 0, total: None, item: String::new(), progress: None };
+                let (mut reader, fetch) = fetch(rt, &client, r, &config_desc, 64 << 10, None);
                 let mut v = Vec::new();
                 let read = (&mut reader).take(CONFIG_LIMIT as u64 + 1).read_to_end(&mut v);
                 drop(reader);
@@ -363,12 +380,7 @@ impl Images {
         progress: Option<&ProgressFn>,
     ) -> Result<ObjectId> {
         let want = oci::parse_digest(&l.digest)?;
-        let (writer, pipe) = tokio::io::duplex(1 << 20);
-        let (c, rr, desc) = (client.clone(), r.clone(), to_client_desc(l));
-        // pull_blob checks the status and verifies the digest while it writes.
-        let fetch = rt.spawn(async move { c.pull_blob(&rr, &desc, writer).await });
-        let mut reader =
-            Download { rt: rt.clone(), pipe, done: 0, total: Some(l.size as u64), item: l.digest.clone(), progress };
+        let (mut reader, fetch) = fetch(rt, client, r, l, 1 << 20, progress);
         // Always keep a sha256 name too, so the registry and `image push` find the blob.
         let mut also = vec![Algorithm::Sha256];
         if want.algorithm == Algorithm::Sha512 {
@@ -392,15 +404,8 @@ impl Images {
             }
         }
         rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| remote(r, e))?;
-        let out = stored.map_err(|e| {
-            let mut reason = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(c) = src {
-                reason.push_str(&format!(": {c}"));
-                src = c.source();
-            }
-            Error::Remote { registry: r.whole(), reason, kind: ErrorKind::Network }
-        })?;
+        let out =
+            stored.map_err(|e| Error::Remote { registry: r.whole(), reason: chain(&e), kind: ErrorKind::Network })?;
         let ok = match want.algorithm {
             Algorithm::Blake3 => want.object_id() == Some(out.id),
             _ => out.aliases.contains(&want),
@@ -498,18 +503,13 @@ impl Images {
             let mut done = 0u64;
             loop {
                 let mut buf = vec![0u8; 1 << 20];
-                let mut filled = 0;
-                while filled < buf.len() {
-                    match r.read(&mut buf[filled..]) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            return;
-                        }
+                let filled = match volt_cas::read_full(&mut r, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
                     }
-                }
+                };
                 if filled == 0 {
                     return;
                 }

@@ -43,12 +43,8 @@ impl Images {
             schema_version: 2,
             media_type: Some(oci::MEDIA_OCI_INDEX.into()),
             manifests: vec![Descriptor {
-                media_type: rec.manifest_media_type.clone(),
-                digest: rec.manifest_digest.clone(),
-                size: msize as i64,
-                artifact_type: None,
                 annotations: ann,
-                platform: None,
+                ..Descriptor::new(&rec.manifest_media_type, &rec.manifest_digest, msize)
             }],
         };
         let index_json = serde_json::to_vec(&index).expect("index serialises");

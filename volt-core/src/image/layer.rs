@@ -205,14 +205,7 @@ impl<R: Read> Read for HeaderGuard<R> {
 /// A layer's tar stream, decompressed as its magic bytes say, with bomb limits.
 pub(crate) fn open_layer<'a>(mut raw: impl Read + 'a, limits: LayerLimits) -> io::Result<Box<dyn Read + 'a>> {
     let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        let n = raw.read(&mut head[got..])?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
+    let got = volt_cas::read_full(&mut raw, &mut head)?;
     let count = Rc::new(Cell::new(0u64));
     let raw = Counted { inner: io::Cursor::new(head[..got].to_vec()).chain(raw), count: count.clone() };
     let (inner, compressed): (Box<dyn Read + 'a>, _) = match Compression::sniff(&head[..got]) {

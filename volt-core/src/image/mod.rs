@@ -224,10 +224,7 @@ impl Images {
     }
 
     fn audited<T>(&self, action: &str, resource: &str, r: Result<T>) -> Result<T> {
-        match &r {
-            Ok(_) => self.audit.record(action, resource, Ok(())),
-            Err(e) => self.audit.record(action, resource, Err(e)),
-        }
+        self.audit.outcome(action, resource, &r);
         r
     }
 
@@ -295,11 +292,10 @@ impl Images {
     /// [`Error::NotFound`]; [`Error::Conflict`] if a container uses the image.
     pub fn remove(&self, name: &ImageName) -> Result<()> {
         let r = (|| {
-            self.record_id(name)?;
+            let tree = self.read_record(&self.record_id(name)?)?.tree;
             if let Some(user) = self.container_using(name)? {
                 return Err(Error::Conflict(format!("image {name} is in use by container {user}")));
             }
-            let tree = self.read_record(&self.record_id(name)?)?.tree;
             self.cas.delete_ref(&name.ref_name())?;
             self.drop_shared_root_if_unused(&tree)?;
             Ok(())
@@ -339,7 +335,7 @@ impl Images {
         }
         let out = txn.put_bytes(bytes, None)?;
         txn.add_alias(expected, out.id);
-        if expected_alg_is_not(Algorithm::Sha256, &actual) {
+        if actual.algorithm != Algorithm::Sha256 {
             txn.add_alias(oci::digest_of(Algorithm::Sha256, bytes), out.id);
         }
         Ok(out.id)
@@ -481,10 +477,6 @@ impl Images {
         std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::invalid_image(&what, e.to_string()))?;
         Ok((stats, format!("sha256:{}", hex::encode(hashing.h.finalize()))))
     }
-}
-
-fn expected_alg_is_not(alg: Algorithm, d: &volt_cas::Digest) -> bool {
-    d.algorithm != alg
 }
 
 /// Default limits from the configuration.
