@@ -70,6 +70,25 @@ pub enum Command {
     /// The built-in OCI registry (serve, tokens)
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Containers on systemd-nspawn: create, run, start, stop, exec, logs, update, delete
+    #[command(subcommand, visible_alias = "con")]
+    Container(ContainerCommand),
+    /// List containers (same as `volt container list`)
+    #[command(after_help = "Examples:\n  volt ps\n  volt ps -o json")]
+    Ps,
+    /// Named volumes that outlive containers
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// CPU, memory, I/O and tasks of running containers, refreshing (once with --output json)
+    #[command(after_help = "Examples:\n  volt top\n  volt top --interval 2\n  volt -o json top")]
+    Top {
+        /// Seconds between refreshes (and the CPU sampling window)
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Refresh this many times, then exit (default: until interrupted)
+        #[arg(long, short = 'n')]
+        iterations: Option<u64>,
+    },
     /// Print a shell completion script
     #[command(after_help = "Example:\n  volt completion bash > /etc/bash_completion.d/volt")]
     Completion {
@@ -358,5 +377,213 @@ pub enum TokenCommand {
         /// Who the token is for (recorded in the token)
         #[arg(long, default_value = "cli")]
         subject: String,
+    },
+}
+
+/// What a container runs and with which limits (`create` and `run`).
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Image to run (REPOSITORY[:TAG], see `volt image list`)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// Memory limit (512M, 1G; bytes without a suffix); over it the kernel OOM-kills the workload
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPU quota in percent of one CPU (50 = half a CPU, 200 = two CPUs)
+    #[arg(long, value_name = "PERCENT")]
+    pub cpu: Option<u32>,
+    /// Most processes and threads the container may have
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u32>,
+    /// Environment variable KEY=VALUE (repeatable), after the image's
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Mount VOLUME:/path or /host/dir:/path, with :ro for read-only (repeatable); a volume
+    /// name that does not exist is created
+    #[arg(short, long = "volume", value_name = "SRC:/PATH[:ro]")]
+    pub volume: Vec<String>,
+    /// Working directory inside the container (default: the image's)
+    #[arg(long)]
+    pub workdir: Option<String>,
+    /// User to run as, UID[:GID] or a name known in the image (default: the image's)
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Hostname (default: the container name)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Restart policy: no, on-failure (non-zero exit or signal) or always
+    #[arg(long, default_value = "no", value_name = "POLICY")]
+    pub restart: String,
+    /// Command and arguments (default: the image's entrypoint and cmd)
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `volt container …`
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create a stopped container from an image
+    #[command(after_help = "Examples:\n  volt container create web --image nginx:1.27 --memory 1G --cpu 200\n  \
+        volt container create job --image busybox -e MODE=batch -v data:/data -- /bin/sh -c 'run-job'")]
+    Create {
+        /// Container name: 1-63 of a-z, 0-9, '-' and '_'
+        name: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Create and start a container; attached, print its output and exit with its status
+    #[command(after_help = "Examples:\n  volt container run --rm --image busybox -- echo hello\n  \
+        volt container run web -d --image nginx:1.27 --restart always\n\n\
+        Attached, the exit status is the workload's (128+N after signal N); Volt's own failures keep \
+        Volt's exit codes (see docs/errors.md). SIGINT/SIGTERM are passed on to the workload.")]
+    Run {
+        /// Container name (default: a generated adjective_scientist name)
+        name: Option<String>,
+        /// Delete the container when it ends
+        #[arg(long)]
+        rm: bool,
+        /// Start it and return; do not follow its output
+        #[arg(short, long)]
+        detach: bool,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Start stopped or failed containers
+    #[command(after_help = "Example:\n  volt container start web")]
+    Start {
+        /// Container names
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop running containers: SIGTERM, then SIGKILL after the timeout
+    #[command(after_help = "Example:\n  volt container stop web --time 30")]
+    Stop {
+        /// Container names
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait before killing [default: containers.stop_timeout, 10]
+        #[arg(short, long)]
+        time: Option<u64>,
+    },
+    /// Stop (if running) and start containers
+    #[command(after_help = "Example:\n  volt container restart web")]
+    Restart {
+        /// Container names
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait before killing
+        #[arg(short, long)]
+        time: Option<u64>,
+    },
+    /// Send a signal to a container's workload
+    #[command(after_help = "Examples:\n  volt container kill web\n  volt container kill web --signal HUP")]
+    Kill {
+        /// Container name
+        name: String,
+        /// Signal name (TERM, HUP, SIGUSR1) or number
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+    },
+    /// Delete containers (their root filesystem and unit); named volumes stay
+    #[command(
+        visible_alias = "rm",
+        after_help = "Examples:\n  volt container delete web\n  \
+        volt container delete web --force   # stops it first"
+    )]
+    Delete {
+        /// Container names
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Stop running containers first instead of refusing (exit 9)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers with status, image, command and limits
+    #[command(visible_alias = "ls", after_help = "Example:\n  volt container list")]
+    List,
+    /// Show a container's configuration and state
+    #[command(after_help = "Example:\n  volt -o json container inspect web")]
+    Inspect {
+        /// Container name
+        name: String,
+    },
+    /// Run a command inside a running container
+    #[command(after_help = "Examples:\n  volt container exec web -- cat /etc/hostname\n  \
+        volt container exec -it web -- /bin/sh\n\nThe exit status is the command's.")]
+    Exec {
+        /// Container name
+        name: String,
+        /// Keep standard input open (interactive)
+        #[arg(short, long)]
+        interactive: bool,
+        /// The command gets this terminal (use with -i for a shell)
+        #[arg(short, long)]
+        tty: bool,
+        /// Command and arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Print a container's output (stdout and stderr, in order)
+    #[command(after_help = "Examples:\n  volt container logs web --tail 20\n  volt container logs web -f\n  \
+        volt container logs web --since 10m --timestamps")]
+    Logs {
+        /// Container name
+        name: String,
+        /// Keep printing new output until the container stops
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Only lines since a time: RFC 3339 (2026-01-02T15:04:05Z) or an age (30s, 10m, 2h, 1d)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Prefix each line with its time
+        #[arg(long)]
+        timestamps: bool,
+    },
+    /// Change limits; a running container's cgroup is updated at once
+    #[command(after_help = "Example:\n  volt container update web --memory 2G --cpu 150 --pids 512")]
+    Update {
+        /// Container name
+        name: String,
+        /// New memory limit
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// New CPU quota (percent of one CPU)
+        #[arg(long, value_name = "PERCENT")]
+        cpu: Option<u32>,
+        /// New task limit
+        #[arg(long, value_name = "N")]
+        pids: Option<u32>,
+    },
+}
+
+/// `volt volume …`
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a named volume
+    #[command(
+        after_help = "Example:\n  volt volume create data\n  volt container run --image busybox -v data:/data -- ls /data"
+    )]
+    Create {
+        /// Volume name: 1-63 of a-z, 0-9, '-' and '_'
+        name: String,
+    },
+    /// List volumes and the containers using them
+    #[command(visible_alias = "ls", after_help = "Example:\n  volt volume list")]
+    List,
+    /// Show a volume
+    #[command(after_help = "Example:\n  volt volume inspect data")]
+    Inspect {
+        /// Volume name
+        name: String,
+    },
+    /// Remove a volume and its data (refused while a container uses it)
+    #[command(visible_alias = "rm", after_help = "Example:\n  volt volume rm data")]
+    Remove {
+        /// Volume names
+        #[arg(required = true)]
+        names: Vec<String>,
     },
 }

@@ -3,6 +3,7 @@
 
 mod cas;
 mod cli;
+mod container;
 mod generate;
 mod image;
 mod output;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     init_logging(debug, cli.quiet, colored);
-    let result = config.and_then(|c| run(cli.command, c, cli.quiet));
+    let result = config.and_then(|c| run(cli.command, c, format, cli.quiet));
     match result {
         Ok(view) => match view.print(format, cli.quiet) {
             Ok(()) => ExitCode::from(view.exit as u8),
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View> {
+fn run(command: Command, config: Config, format: Format, quiet: bool) -> volt_core::Result<View> {
     match command {
         Command::Completion { shell } => {
             generate::completion(shell);
@@ -73,6 +74,11 @@ fn run(command: Command, config: Config, quiet: bool) -> volt_core::Result<View>
         }
         Command::Cas(cmd) => with_volt(config, |volt| async move { cas::run(&volt, cmd, quiet).await }),
         Command::Image(cmd) => with_volt(config, |volt| async move { image::run(&volt, cmd, quiet).await }),
+        // Container commands are synchronous (processes, files, cgroups): no async runtime.
+        Command::Container(cmd) => container::run(&Volt::open(config)?, cmd, format, quiet),
+        Command::Ps => container::ps(&Volt::open(config)?),
+        Command::Volume(cmd) => container::volume(&Volt::open(config)?, cmd),
+        Command::Top { interval, iterations } => container::top(&Volt::open(config)?, interval, iterations, format),
         Command::Registry(cmd) => {
             // The server handles SIGINT/SIGTERM itself (it drains requests in flight).
             let volt = Volt::open(config)?;

@@ -125,6 +125,60 @@ impl Default for RegistrySettings {
     }
 }
 
+/// Which supervisor runs containers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SupervisorMode {
+    /// systemd when it is PID 1 (`/run/systemd/system` exists), Volt's own otherwise.
+    #[default]
+    Auto,
+    /// Units driven over D-Bus.
+    Systemd,
+    /// Volt's own supervisor process per container.
+    Direct,
+}
+
+/// Container settings (`containers:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainerSettings {
+    /// Supervisor choice.
+    pub supervisor: SupervisorMode,
+    /// Seconds a stop waits for the workload before killing it.
+    pub stop_timeout: u64,
+    /// Rotate a container's log file past this size (bytes; direct supervisor).
+    pub log_max_size: u64,
+    /// Log files kept per container, the current one included.
+    pub log_files: u32,
+    /// The cgroup filesystem.
+    pub cgroup_root: PathBuf,
+    /// Parent cgroup of containers (default `volt`, or `volt-<hash of root>` when relocated).
+    pub cgroup_parent: Option<String>,
+    /// The `volt-supervisor` binary (default: `VOLT_SUPERVISOR`, beside the running program,
+    /// then `PATH`).
+    pub supervisor_binary: Option<PathBuf>,
+    /// D-Bus address of systemd's bus (default: the system bus).
+    pub systemd_bus: Option<String>,
+    /// Root directory journalctl reads the journal under (default: the host's).
+    pub journal_root: Option<PathBuf>,
+}
+
+impl Default for ContainerSettings {
+    fn default() -> Self {
+        ContainerSettings {
+            supervisor: SupervisorMode::Auto,
+            stop_timeout: 10,
+            log_max_size: 10 << 20,
+            log_files: 3,
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            cgroup_parent: None,
+            supervisor_binary: None,
+            systemd_bus: None,
+            journal_root: None,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -152,6 +206,8 @@ pub struct Config {
     pub images: ImageSettings,
     /// Registry settings.
     pub registry: RegistrySettings,
+    /// Containers.
+    pub containers: ContainerSettings,
     /// Where this configuration was read from (not a file key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -174,6 +230,7 @@ impl Default for Config {
             cas: CasConfig::default(),
             images: ImageSettings::default(),
             registry: RegistrySettings::default(),
+            containers: ContainerSettings::default(),
             source: None,
             paths_override: None,
         }

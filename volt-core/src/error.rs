@@ -168,6 +168,17 @@ pub enum Error {
     /// The operation conflicts with the state of something else (an image in use, say).
     #[error("{0}")]
     Conflict(String),
+    /// A workload could not be started, stopped or reached (the supervisor's message).
+    #[error("{name}: {reason}")]
+    Workload {
+        /// Workload name.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
+    /// An operation did not finish in time.
+    #[error("{0}")]
+    Timeout(String),
     /// A remote registry refused or failed a request.
     #[error("{registry}: {reason}")]
     Remote {
@@ -205,6 +216,8 @@ impl Error {
             Error::InvalidState { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::InvalidImage { .. } => ErrorKind::Usage,
             Error::Remote { kind, .. } => *kind,
+            Error::Workload { .. } => ErrorKind::General,
+            Error::Timeout(_) => ErrorKind::Timeout,
         }
     }
 

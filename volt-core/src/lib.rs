@@ -22,7 +22,9 @@ mod volt;
 mod workload;
 
 pub use audit::{AuditLog, AuditRecord};
-pub use config::{CasConfig, ColorMode, Config, ImageSettings, OutputFormat, RegistrySettings};
+pub use config::{
+    CasConfig, ColorMode, Config, ContainerSettings, ImageSettings, OutputFormat, RegistrySettings, SupervisorMode,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use paths::Paths;
 pub use store::LocalStore;

@@ -77,6 +77,19 @@ impl Volt {
         })
     }
 
+    /// Containers (Voltainer): lifecycle, logs, exec, limits, volumes, top.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] for a [`Volt::with_store`] facade.
+    pub fn containers(&self) -> Result<crate::container::Containers> {
+        Ok(crate::container::Containers::new(
+            self.paths.clone(),
+            self.images()?.clone(),
+            self.config.containers.clone(),
+            self.audit.clone(),
+        ))
+    }
+
     /// The registry's storage (what `volt registry serve` serves).
     ///
     /// # Errors

@@ -5,8 +5,14 @@
 //! parts that act on the host (supervisors, cgroups, D-Bus) build on these plans, and unit tests
 //! check the plans without root.
 
+pub mod cgroup;
+pub mod logs;
 mod plan;
+mod runtime;
 mod store;
+pub mod supervisor;
+pub mod systemd;
+mod volume;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,8 +23,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use plan::{nspawn_argv, unit_file, NspawnOptions, UNIT_TEMPLATE};
+pub use logs::{LogLine, LogQuery};
+pub use plan::{nspawn_argv, unit_file, with_exec_start_pre, NspawnOptions, UNIT_TEMPLATE};
+pub use runtime::{print_line, Backend, Containers, LogFollower, TopEntry};
 pub use store::{ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
+pub use volume::{Volume, Volumes};
+
+/// A process recorded in state files: pid plus start time, so a reused pid is never mistaken
+/// for the recorded process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcRef {
+    /// Process id.
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+}
 
 /// A container name: 1-63 characters of lower-case letters, digits, `-` and `_`, starting with a
 /// letter or digit. It is a directory name, a machine name and part of a unit name, so nothing

@@ -50,8 +50,10 @@ pub fn nspawn_argv(config: &ContainerConfig, rootfs: &Path, opts: &NspawnOptions
         a.push("--keep-unit".into());
     }
     a.push(format!("--directory={}", rootfs.display()));
-    a.push(format!("--machine={}", config.name));
-    a.push(format!("--hostname={}", config.hostname.as_deref().unwrap_or(config.name.as_str())));
+    // Machine names and hostnames follow hostname rules, which have no '_'.
+    let host = config.name.as_str().replace('_', "-");
+    a.push(format!("--machine={host}"));
+    a.push(format!("--hostname={}", config.hostname.as_deref().unwrap_or(&host)));
     a.push("--link-journal=no".into());
     a.push("--resolv-conf=off".into());
     a.push("--timezone=off".into());
@@ -122,6 +124,15 @@ pub fn unit_file(config: &ContainerConfig, argv: &[String]) -> String {
     u.push_str(&format!("Restart={restart}\nRestartSec=1\n"));
     u.push_str(&format!("SyslogIdentifier=volt-container-{}\n", config.name));
     u
+}
+
+/// Add an `ExecStartPre=` line (after `Type=`) running `argv`.
+pub fn with_exec_start_pre(unit: &str, argv: &[String]) -> String {
+    let line = format!("ExecStartPre={}\n", argv.iter().map(|w| unit_quote(w)).collect::<Vec<_>>().join(" "));
+    match unit.find("ExecStart=") {
+        Some(i) => format!("{}{line}{}", &unit[..i], &unit[i..]),
+        None => format!("{unit}{line}"),
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +214,8 @@ mod tests {
         let u = unit_file(&bare, &argv);
         assert!(!u.contains("MemoryMax") && !u.contains("CPUQuota") && !u.contains("TasksMax"));
         assert!(u.contains("Restart=no\n"));
+        let pre = with_exec_start_pre(&u, &["/bin/sh".into(), "-c".into(), "mountpoint -q \"$0\"".into()]);
+        let i = pre.find("ExecStartPre=\"/bin/sh\" \"-c\" \"mountpoint -q \\\"$$0\\\"\"\n").unwrap();
+        assert!(i < pre.find("ExecStart=\"systemd-nspawn").unwrap());
     }
 }

@@ -3,11 +3,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_env, ContainerConfig, ContainerName, Limits, Mount, RestartPolicy};
+use super::cgroup::Cgroup;
+use super::{check_env, ContainerConfig, ContainerName, Limits, Mount, ProcRef, RestartPolicy};
 use crate::error::{Error, Result};
 use crate::image::{ImageName, Images, RootfsMount};
 use crate::paths::Paths;
@@ -35,6 +36,49 @@ pub struct ContainerState {
     /// Why it stopped or failed (`exit 3`, `signal SIGKILL`, `oom`).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Which supervisor runs it (`direct` or `systemd`).
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// The direct supervisor process while it lives.
+    #[serde(default)]
+    pub supervisor: Option<ProcRef>,
+    /// The cgroup the direct supervisor made.
+    #[serde(default)]
+    pub cgroup: Option<Cgroup>,
+    /// Restarts by the restart policy since the last start.
+    #[serde(default)]
+    pub restarts: u32,
+}
+
+impl ContainerState {
+    /// A freshly created, stopped container.
+    pub fn new(created: String) -> Self {
+        ContainerState {
+            status: Status::Stopped,
+            created,
+            pid: None,
+            started: None,
+            finished: None,
+            exit_code: None,
+            reason: None,
+            backend: None,
+            supervisor: None,
+            cgroup: None,
+            restarts: 0,
+        }
+    }
+}
+
+/// Read and parse a JSON file of a container directory.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {
+    let p = dir.join(file);
+    let b = fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
+    serde_json::from_slice(&b).map_err(|e| Error::Config { path: p, reason: e.to_string() })
+}
+
+/// Write `state.json` atomically.
+pub(crate) fn save_state(dir: &Path, state: &ContainerState) -> Result<()> {
+    crate::fsutil::write_atomic(&dir.join("state.json"), &serde_json::to_vec_pretty(state).expect("serialises"))
 }
 
 /// What a caller asks for when creating a container; unset fields come from the image.
@@ -128,6 +172,12 @@ impl ContainerStore {
         let dir = self.dir(name);
         fs::create_dir_all(self.paths.containers_dir())
             .map_err(|e| Error::io("create", self.paths.containers_dir(), e))?;
+        // A directory without config.json is what a create killed half-way left: we hold the
+        // lock, so nobody is still making it.
+        if dir.is_dir() && !dir.join("config.json").exists() {
+            let _ = self.images.remove_rootfs(&dir);
+            let _ = fs::remove_dir_all(&dir);
+        }
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -165,19 +215,8 @@ impl ContainerStore {
                 labels: c.labels.clone(),
             };
             let rootfs = self.images.create_rootfs(image, &dir, opts.copy_rootfs)?;
-            let state = ContainerState {
-                status: Status::Stopped,
-                created: crate::image::now_rfc3339(),
-                pid: None,
-                started: None,
-                finished: None,
-                exit_code: None,
-                reason: None,
-            };
-            crate::fsutil::write_atomic(
-                &dir.join("state.json"),
-                &serde_json::to_vec_pretty(&state).expect("serialises"),
-            )?;
+            let state = ContainerState::new(crate::image::now_rfc3339());
+            save_state(&dir, &state)?;
             // config.json last: its presence marks a complete container.
             crate::fsutil::write_atomic(
                 &dir.join("config.json"),
@@ -246,6 +285,14 @@ impl ContainerStore {
     /// [`Error::NotFound`], [`Error::InvalidState`], I/O errors.
     pub fn delete(&self, name: &ContainerName) -> Result<()> {
         let _lock = self.lock(name)?;
+        self.delete_locked(name)
+    }
+
+    /// [`ContainerStore::delete`] for a caller that holds the lock.
+    ///
+    /// # Errors
+    /// As [`ContainerStore::delete`].
+    pub(crate) fn delete_locked(&self, name: &ContainerName) -> Result<()> {
         let info = self.inspect(name)?;
         info.state.status.transition(Status::Deleted, name.as_str())?;
         let dir = self.dir(name);

@@ -154,6 +154,30 @@ impl Images {
 }
 
 impl Images {
+    /// Make sure a container's root filesystem is in place: an overlay root that is not mounted
+    /// (the host rebooted, say) is mounted again; the shared checkout is remade if it went away.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]-kind I/O error when the container has no root filesystem; mount errors.
+    pub fn ensure_rootfs(&self, container_dir: &Path) -> Result<RootfsMount> {
+        let sp = container_dir.join(STATE_FILE);
+        let text = fs::read(&sp).map_err(|e| Error::io("read", &sp, e))?;
+        let m: RootfsMount =
+            serde_json::from_slice(&text).map_err(|e| Error::Config { path: sp.clone(), reason: e.to_string() })?;
+        if m.mode == RootfsMode::Overlay && !is_mountpoint(&m.path) {
+            let (Some(lower), Some(upper)) = (&m.lower, &m.upper) else {
+                return Err(Error::Config { path: sp, reason: "overlay root without lower/upper".into() });
+            };
+            if !lower.is_dir() {
+                return Err(Error::NotFound { what: "image checkout", name: lower.display().to_string() });
+            }
+            let work = container_dir.join("work");
+            fs::create_dir_all(&work).map_err(|e| Error::io("create", &work, e))?;
+            mount_overlay(lower, upper, &work, &m.path).map_err(|e| Error::io("mount overlay", &m.path, e))?;
+        }
+        Ok(m)
+    }
+
     /// Remove the shared checkout of `tree` when no image has that tree any more and no
     /// container root sits on it (checked through the containers' `rootfs.json`).
     pub(crate) fn drop_shared_root_if_unused(&self, tree: &volt_cas::ObjectId) -> Result<()> {

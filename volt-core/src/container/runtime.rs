@@ -1,0 +1,926 @@
+//! Voltainer's lifecycle API: [`Containers`] creates, starts, stops, signals, inspects, execs
+//! into, reads the logs of, limits and deletes containers, through one of two supervisors chosen
+//! at run time — systemd (units over D-Bus) or Volt's own per-container supervisor process.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::cgroup::{Cgroup, CgroupStats};
+use super::logs::{read_from, read_log, LineAssembler, LogLine, LogQuery, LOG_FILE};
+use super::store::{read_json, save_state};
+use super::supervisor::{alive, container_procs, ns_pid, spawn_supervisor, SupervisorArgs, KILL_REQUEST, STOP_REQUEST};
+use super::systemd::{journal, Systemd, UnitStatus};
+use super::{
+    generate_name, nspawn_argv, parse_mount, unit_file, ContainerInfo, ContainerName, ContainerState, ContainerStore,
+    CreateOptions, Limits, Mount, NspawnOptions, Volumes, UNIT_TEMPLATE,
+};
+use crate::audit::AuditLog;
+use crate::config::{ContainerSettings, SupervisorMode};
+use crate::error::{Error, Result};
+use crate::image::{ImageName, Images, RootfsMode};
+use crate::paths::Paths;
+use crate::workload::Status;
+
+/// The supervisor in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// systemd units over D-Bus.
+    Systemd,
+    /// Volt's own supervisor process.
+    Direct,
+}
+
+impl Backend {
+    /// `systemd` or `direct`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Systemd => "systemd",
+            Backend::Direct => "direct",
+        }
+    }
+}
+
+/// One row of `volt top`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopEntry {
+    /// Container name.
+    pub name: String,
+    /// CPU use over the sampling interval, percent of one CPU.
+    pub cpu_percent: f64,
+    /// Raw counters at the end of the interval.
+    #[serde(flatten)]
+    pub stats: CgroupStats,
+}
+
+/// Containers of one Volt installation.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    store: ContainerStore,
+    images: Images,
+    volumes: Volumes,
+    paths: Paths,
+    settings: ContainerSettings,
+    audit: AuditLog,
+    backend: Backend,
+    systemd: OnceLock<Systemd>,
+}
+
+fn unit_name(name: &ContainerName) -> String {
+    UNIT_TEMPLATE.replace("%s", name.as_str())
+}
+
+fn is_running(s: &ContainerState) -> bool {
+    s.status == Status::Running
+}
+
+/// A pidfd for `pid`, or None if it is gone.
+fn pidfd(pid: u32) -> Option<File> {
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) } as RawFd;
+    // SAFETY: a fresh descriptor we own.
+    (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
+}
+
+/// Wait up to `timeout` for the process behind `fd` to exit; true if it did.
+fn wait_fd(fd: &File, timeout: Duration) -> bool {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
+    n > 0
+}
+
+impl Containers {
+    /// Containers under `paths`, from `images`; the supervisor is chosen from `settings` (and,
+    /// in `auto` mode, from whether systemd is PID 1) and logged.
+    pub fn new(paths: Paths, images: Images, settings: ContainerSettings, audit: AuditLog) -> Self {
+        let backend = match settings.supervisor {
+            SupervisorMode::Systemd => Backend::Systemd,
+            SupervisorMode::Direct => Backend::Direct,
+            SupervisorMode::Auto if Path::new("/run/systemd/system").is_dir() => Backend::Systemd,
+            SupervisorMode::Auto => Backend::Direct,
+        };
+        tracing::debug!(supervisor = backend.as_str(), "containers: supervisor chosen");
+        Containers {
+            store: ContainerStore::new(paths.clone(), images.clone()),
+            volumes: Volumes::new(paths.clone()),
+            images,
+            paths,
+            settings,
+            audit,
+            backend,
+            systemd: OnceLock::new(),
+        }
+    }
+
+    /// The supervisor in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Named volumes.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
+    }
+
+    fn systemd(&self) -> Result<&Systemd> {
+        if let Some(s) = self.systemd.get() {
+            return Ok(s);
+        }
+        let s = Systemd::connect(self.settings.systemd_bus.as_deref())?;
+        Ok(self.systemd.get_or_init(|| s))
+    }
+
+    fn cgroup_parent(&self) -> String {
+        match &self.settings.cgroup_parent {
+            Some(p) => p.clone(),
+            None if self.paths.is_system() => "volt".into(),
+            // A relocated installation (tests, trials) gets cgroups of its own.
+            None => {
+                let h = blake3::hash(self.paths.lib_dir().as_os_str().as_encoded_bytes());
+                format!("volt-{}", &h.to_hex()[..8])
+            }
+        }
+    }
+
+    fn supervisor_binary(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.settings.supervisor_binary {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os("VOLT_SUPERVISOR") {
+            return Ok(PathBuf::from(p));
+        }
+        if let Some(p) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("volt-supervisor"))) {
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let p = d.join("volt-supervisor");
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        Err(Error::Unsupported(
+            "volt-supervisor not found (set VOLT_SUPERVISOR, containers.supervisor_binary, or put it on PATH)".into(),
+        ))
+    }
+
+    fn name(name: &str) -> Result<ContainerName> {
+        name.parse()
+    }
+
+    /// Turn a `-v SOURCE:/path[:ro]` argument into a mount: a SOURCE starting with `/` or `.`
+    /// is a host directory that must exist, anything else a named volume (created if missing).
+    ///
+    /// # Errors
+    /// Usage errors, a missing host directory ([`Error::NotFound`]).
+    pub fn mount_from_arg(&self, spec: &str) -> Result<Mount> {
+        let (src, target, read_only) = parse_mount(spec)?;
+        let source = if src.starts_with('/') || src.starts_with('.') {
+            let p = fs::canonicalize(&src).map_err(|_| Error::NotFound { what: "bind source", name: src.clone() })?;
+            if !p.is_dir() && !p.is_file() {
+                return Err(Error::InvalidArgument(format!("volume {spec:?}: {src} is not a file or directory")));
+            }
+            p
+        } else {
+            self.volumes.ensure(&src)?.path
+        };
+        Ok(Mount { source, target, read_only })
+    }
+
+    /// Create a stopped container from `image`; a name is generated when `name` is None.
+    ///
+    /// # Errors
+    /// Usage errors (bad name or options), [`Error::NotFound`] for the image, already exists.
+    pub fn create(&self, name: Option<&str>, image: &str, opts: &CreateOptions) -> Result<ContainerInfo> {
+        let r = self.create_inner(name, image, opts);
+        let what = match &r {
+            Ok(i) => i.config.name.to_string(),
+            Err(_) => name.unwrap_or("-").to_string(),
+        };
+        self.audit.outcome("container.create", &format!("{what} from {image}"), &r);
+        r
+    }
+
+    fn create_inner(&self, name: Option<&str>, image: &str, opts: &CreateOptions) -> Result<ContainerInfo> {
+        let image: ImageName = image.parse()?;
+        let name = match name {
+            Some(n) => Self::name(n)?,
+            None => self.free_name(),
+        };
+        let info = self.store.create(&name, &image, opts)?;
+        self.write_unit(&info)?;
+        Ok(info)
+    }
+
+    fn free_name(&self) -> ContainerName {
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        for i in 0..64 {
+            let n = generate_name(seed.wrapping_add(i));
+            if !self.store.dir(&n).exists() {
+                return n;
+            }
+        }
+        // 256 combinations are taken: add a number.
+        format!("{}_{}", generate_name(seed), seed % 100_000).parse().expect("valid")
+    }
+
+    /// `units/volt-container@NAME.service`, regenerated from the configuration.
+    fn write_unit(&self, info: &ContainerInfo) -> Result<PathBuf> {
+        let argv = nspawn_argv(&info.config, &info.rootfs.path, &NspawnOptions::default());
+        let mut unit = unit_file(&info.config, &argv);
+        if info.rootfs.mode == RootfsMode::Overlay {
+            if let (Some(l), Some(u)) = (&info.rootfs.lower, &info.rootfs.upper) {
+                let work = self.store.dir(&info.config.name).join("work");
+                let opts = format!("lowerdir={},upperdir={},workdir={}", l.display(), u.display(), work.display());
+                let pre = [
+                    "/bin/sh".to_string(),
+                    "-c".into(),
+                    "mountpoint -q \"$0\" || exec mount -t overlay overlay -o \"$1\" \"$0\"".into(),
+                    info.rootfs.path.display().to_string(),
+                    opts,
+                ];
+                unit = super::plan::with_exec_start_pre(&unit, &pre);
+            }
+        }
+        let dir = self.paths.units_dir();
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let p = dir.join(unit_name(&info.config.name));
+        crate::fsutil::write_atomic(&p, unit.as_bytes())?;
+        Ok(p)
+    }
+
+    /// A container with its live state (a direct supervisor that died is noticed and recorded
+    /// here; systemd is asked for the unit's state).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], usage errors for a bad name.
+    pub fn inspect(&self, name: &str) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        self.inspect_n(&n, false)
+    }
+
+    fn inspect_n(&self, n: &ContainerName, locked: bool) -> Result<ContainerInfo> {
+        let mut info = self.store.inspect(n)?;
+        match info.state.backend.as_deref() {
+            Some("systemd") if is_running(&info.state) || info.state.status == Status::Failed => {
+                let s = self.systemd()?.status(&unit_name(n))?;
+                apply_unit_status(&mut info.state, &s);
+            }
+            Some("direct") if is_running(&info.state) && !info.state.supervisor.as_ref().is_some_and(alive) => {
+                // The supervisor was killed (or the host rebooted): record it once, under the lock.
+                let _lock = if locked { None } else { Some(self.store.lock(n)?) };
+                let mut st: ContainerState = read_json(&self.store.dir(n), "state.json")?;
+                if is_running(&st) && !st.supervisor.as_ref().is_some_and(alive) {
+                    if let Some(cg) = &st.cgroup {
+                        let _ = cg.remove();
+                    }
+                    st.status = Status::Failed;
+                    st.pid = None;
+                    st.supervisor = None;
+                    st.reason = Some("supervisor lost: its process is gone, so the container was ended".into());
+                    st.finished = Some(super::logs::timestamp());
+                    save_state(&self.store.dir(n), &st)?;
+                }
+                info.state = st;
+            }
+            _ => {}
+        }
+        Ok(info)
+    }
+
+    /// All containers, by name, with live state.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn list(&self) -> Result<Vec<ContainerInfo>> {
+        let mut out = Vec::new();
+        for i in self.store.list()? {
+            out.push(self.inspect_n(&i.config.name, false).unwrap_or(i));
+        }
+        Ok(out)
+    }
+
+    /// Start a stopped (or failed) container; returns once it runs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if it runs already (exit 9); supervisor and I/O errors.
+    pub fn start(&self, name: &str) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            self.start_locked(&n)
+        })();
+        self.audit.outcome("container.start", name, &r);
+        r
+    }
+
+    fn start_locked(&self, n: &ContainerName) -> Result<ContainerInfo> {
+        let info = self.inspect_n(n, true)?;
+        info.state.status.transition(Status::Running, n.as_str())?;
+        let dir = self.store.dir(n);
+        for m in &info.config.mounts {
+            if !m.source.exists() {
+                return Err(Error::NotFound { what: "mount source", name: m.source.display().to_string() });
+            }
+        }
+        let _ = fs::remove_file(dir.join(STOP_REQUEST));
+        match self.backend {
+            Backend::Direct => {
+                let rootfs = self.images.ensure_rootfs(&dir)?;
+                // systemd-nspawn only accepts a directory with /usr as an OS tree.
+                let usr = rootfs.path.join("usr");
+                if !usr.exists() {
+                    fs::create_dir(&usr).map_err(|e| Error::io("create", &usr, e))?;
+                }
+                let cgroup = Cgroup::at(&self.settings.cgroup_root, &self.cgroup_parent(), n.as_str())?;
+                let args = SupervisorArgs {
+                    dir: dir.clone(),
+                    cgroup,
+                    log_max_size: self.settings.log_max_size,
+                    log_files: self.settings.log_files,
+                    stop_timeout: self.settings.stop_timeout,
+                    ready_fd: None,
+                };
+                spawn_supervisor(&self.supervisor_binary()?, &args, n.as_str())?;
+            }
+            Backend::Systemd => {
+                let unit = self.write_unit(&info)?;
+                let sd = self.systemd()?;
+                sd.install(&unit)?;
+                let mut st = info.state.clone();
+                st.backend = Some("systemd".into());
+                st.status = Status::Running;
+                st.started = Some(super::logs::timestamp());
+                st.exit_code = None;
+                st.reason = None;
+                st.supervisor = None;
+                st.cgroup = None;
+                save_state(&dir, &st)?;
+                let s = sd.start(&unit_name(n), Duration::from_secs(30))?;
+                apply_unit_status(&mut st, &s);
+                save_state(&dir, &st)?;
+            }
+        }
+        self.inspect_n(n, true)
+    }
+
+    /// Stop a running container: SIGTERM to the workload, SIGKILL after `timeout` seconds
+    /// (default: `containers.stop_timeout`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if it is not running (exit 9).
+    pub fn stop(&self, name: &str, timeout: Option<u64>) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            self.stop_locked(&n, timeout)
+        })();
+        self.audit.outcome("container.stop", name, &r);
+        r
+    }
+
+    fn stop_locked(&self, n: &ContainerName, timeout: Option<u64>) -> Result<ContainerInfo> {
+        let info = self.inspect_n(n, true)?;
+        info.state.status.transition(Status::Stopped, n.as_str())?;
+        if !is_running(&info.state) {
+            // A failed container is "stopped" by recording it so.
+            let mut st = info.state;
+            st.status = Status::Stopped;
+            save_state(&self.store.dir(n), &st)?;
+            return self.inspect_n(n, true);
+        }
+        let secs = timeout.unwrap_or(self.settings.stop_timeout);
+        let dir = self.store.dir(n);
+        match info.state.backend.as_deref() {
+            Some("systemd") => {
+                let s = self.systemd()?.stop(&unit_name(n), Duration::from_secs(secs))?;
+                let mut st = info.state.clone();
+                apply_unit_status(&mut st, &s);
+                if st.status == Status::Failed && s.result == "success" {
+                    st.status = Status::Stopped;
+                }
+                st.status = if st.status == Status::Running { Status::Stopped } else { st.status };
+                st.reason = Some("stopped".into());
+                st.finished = Some(super::logs::timestamp());
+                save_state(&dir, &st)?;
+            }
+            _ => {
+                let Some(sup) = info.state.supervisor.clone() else {
+                    return Err(Error::Workload { name: n.to_string(), reason: "no supervisor recorded".into() });
+                };
+                crate::fsutil::write_atomic(&dir.join(STOP_REQUEST), secs.to_string().as_bytes())?;
+                let fd = pidfd(sup.pid);
+                // SAFETY: kill(2).
+                unsafe { libc::kill(sup.pid as libc::pid_t, libc::SIGTERM) };
+                let done = fd.as_ref().is_none_or(|f| wait_fd(f, Duration::from_secs(secs + 15)));
+                if !done {
+                    // The supervisor is stuck: end everything and record it.
+                    if let Some(cg) = &info.state.cgroup {
+                        cg.kill_all();
+                    }
+                    // SAFETY: kill(2).
+                    unsafe { libc::kill(sup.pid as libc::pid_t, libc::SIGKILL) };
+                    if let Some(f) = &fd {
+                        wait_fd(f, Duration::from_secs(5));
+                    }
+                }
+            }
+        }
+        self.inspect_n(n, true)
+    }
+
+    /// Stop (if running) and start again.
+    ///
+    /// # Errors
+    /// As [`Containers::stop`] and [`Containers::start`].
+    pub fn restart(&self, name: &str, timeout: Option<u64>) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            if is_running(&self.inspect_n(&n, true)?.state) {
+                self.stop_locked(&n, timeout)?;
+            }
+            self.start_locked(&n)
+        })();
+        self.audit.outcome("container.restart", name, &r);
+        r
+    }
+
+    /// Send `signal` to the container's main process (the workload).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if it is not running.
+    pub fn kill(&self, name: &str, signal: i32) -> Result<()> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            let info = self.inspect_n(&n, true)?;
+            if !is_running(&info.state) {
+                return Err(Error::InvalidState { name: n.to_string(), from: info.state.status, to: Status::Stopped });
+            }
+            if info.state.backend.as_deref() == Some("systemd") {
+                return self.systemd()?.kill(&unit_name(&n), signal);
+            }
+            let cg = info
+                .state
+                .cgroup
+                .as_ref()
+                .ok_or_else(|| Error::Workload { name: n.to_string(), reason: "no cgroup recorded".into() })?;
+            let target = info.state.pid.and_then(|p| container_procs(p).1).or_else(|| ns_pid(cg, 2));
+            let target = target.ok_or_else(|| Error::Workload {
+                name: n.to_string(),
+                reason: "no workload process (restarting?)".into(),
+            })?;
+            crate::fsutil::write_atomic(&self.store.dir(&n).join(KILL_REQUEST), signal.to_string().as_bytes())?;
+            // SAFETY: kill(2).
+            if unsafe { libc::kill(target as libc::pid_t, signal) } != 0 {
+                return Err(Error::io("signal", format!("pid {target}"), std::io::Error::last_os_error()));
+            }
+            Ok(())
+        })();
+        self.audit.outcome("container.kill", &format!("{name} signal {signal}"), &r);
+        r
+    }
+
+    /// Delete a container (root filesystem, directory, unit). A running one is refused with
+    /// exit 9 unless `force`, which stops it first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::InvalidState`].
+    pub fn delete(&self, name: &str, force: bool) -> Result<()> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            let info = self.inspect_n(&n, true)?;
+            if is_running(&info.state) {
+                if !force {
+                    return Err(Error::Conflict(format!(
+                        "container {n} is running; stop it first or delete with --force"
+                    )));
+                }
+                self.stop_locked(&n, Some(0))?;
+            }
+            if info.state.backend.as_deref() == Some("systemd") {
+                let _ = self.systemd()?.uninstall(&unit_name(&n));
+            }
+            if let Some(cg) = &info.state.cgroup {
+                cg.remove()?;
+            }
+            let _ = fs::remove_file(self.paths.units_dir().join(unit_name(&n)));
+            self.store.delete_locked(&n)
+        })();
+        self.audit.outcome("container.delete", name, &r);
+        r
+    }
+
+    /// Wait until the container is no longer running (its supervisor has exited) or `timeout`
+    /// passes; returns its state.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Timeout`].
+    pub fn wait(&self, name: &str, timeout: Option<Duration>) -> Result<ContainerInfo> {
+        let end = timeout.map(|t| Instant::now() + t);
+        loop {
+            let info = self.inspect(name)?;
+            if !is_running(&info.state) {
+                return Ok(info);
+            }
+            let slice = end.map_or(Duration::from_millis(500), |e| {
+                e.saturating_duration_since(Instant::now()).min(Duration::from_millis(500))
+            });
+            if slice.is_zero() {
+                return Err(Error::Timeout(format!("container {name} still runs")));
+            }
+            match info.state.supervisor.as_ref().and_then(|s| pidfd(s.pid)) {
+                Some(fd) => {
+                    wait_fd(&fd, slice);
+                }
+                None => std::thread::sleep(slice.min(Duration::from_millis(50))),
+            }
+        }
+    }
+
+    fn running_cgroup(&self, info: &ContainerInfo) -> Result<Cgroup> {
+        if !is_running(&info.state) {
+            return Err(Error::InvalidState {
+                name: info.config.name.to_string(),
+                from: info.state.status,
+                to: Status::Running,
+            });
+        }
+        if let Some(cg) = &info.state.cgroup {
+            return Ok(cg.clone());
+        }
+        let sd = self.systemd()?;
+        let _ = sd;
+        // systemd: the unit's cgroup under the cgroup root.
+        Cgroup::at(&self.settings.cgroup_root, "system.slice", &unit_name(&info.config.name))
+    }
+
+    fn exec_command(&self, name: &str, argv: &[String], tty: bool) -> Result<(Command, Vec<File>)> {
+        if argv.is_empty() {
+            return Err(Error::InvalidArgument("exec: give a command after --".into()));
+        }
+        let info = self.inspect(name)?;
+        let cg = self.running_cgroup(&info)?;
+        let init = info.state.pid.and_then(|p| container_procs(p).0).or_else(|| ns_pid(&cg, 1));
+        let init = init.ok_or_else(|| Error::Workload {
+            name: name.into(),
+            reason: "the container has no init process yet (starting or restarting)".into(),
+        })?;
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t").arg(init.to_string()).args(["-m", "-u", "-i", "-n", "-p", "-C", "-r"]);
+        match &info.config.workdir {
+            Some(w) => cmd.arg(format!("--wd={w}")),
+            None => cmd.arg("--wd=/"),
+        };
+        if let Some(u) = &info.config.user {
+            let (uid, gid) = u.split_once(':').unwrap_or((u, u));
+            if uid.parse::<u32>().is_ok() && gid.parse::<u32>().is_ok() {
+                cmd.arg(format!("--setuid={uid}")).arg(format!("--setgid={gid}"));
+            }
+        }
+        cmd.arg("--").args(argv).env_clear();
+        for e in &info.config.env {
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
+        }
+        if tty {
+            if let Some(t) = std::env::var_os("TERM") {
+                cmd.env("TERM", t);
+            }
+        }
+        let procs = cg.open_procs()?;
+        let fds: Vec<RawFd> = procs.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: only write(2) on descriptors opened before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &fds {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                }
+                Ok(())
+            });
+        }
+        Ok((cmd, procs))
+    }
+
+    /// Run `argv` inside a running container with this process's standard input and output
+    /// (a terminal stays a terminal); returns its exit status (128+N for signal N).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a container that is not running (exit 9).
+    pub fn exec(&self, name: &str, argv: &[String], tty: bool) -> Result<i32> {
+        let (mut cmd, _procs) = self.exec_command(name, argv, tty)?;
+        let st = cmd.status().map_err(|e| Error::io("run", "nsenter", e))?;
+        self.audit.record("container.exec", name, Ok(()));
+        Ok(exit_of(st))
+    }
+
+    /// Run `argv` inside a running container and capture its output: `(status, stdout, stderr)`.
+    ///
+    /// # Errors
+    /// As [`Containers::exec`].
+    pub fn exec_output(&self, name: &str, argv: &[String]) -> Result<(i32, Vec<u8>, Vec<u8>)> {
+        let (mut cmd, _procs) = self.exec_command(name, argv, false)?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(|e| Error::io("run", "nsenter", e))?;
+        self.audit.record("container.exec", name, Ok(()));
+        Ok((exit_of(out.status), out.stdout, out.stderr))
+    }
+
+    /// Log lines of a container.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; journalctl errors (systemd).
+    pub fn logs(&self, name: &str, query: &LogQuery) -> Result<Vec<LogLine>> {
+        let n = Self::name(name)?;
+        let info = self.store.inspect(&n)?;
+        if info.state.backend.as_deref() == Some("systemd") {
+            let (mut lines, _) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None)?;
+            if let Some(s) = query.since {
+                lines.retain(|l| {
+                    time::OffsetDateTime::parse(&l.time, &time::format_description::well_known::Rfc3339)
+                        .is_ok_and(|t| t >= s)
+                });
+            }
+            if let Some(t) = query.tail {
+                let skip = lines.len().saturating_sub(t);
+                lines.drain(..skip);
+            }
+            return Ok(lines);
+        }
+        Ok(read_log(&self.store.dir(&n).join(LOG_FILE), self.settings.log_files, query)?.0)
+    }
+
+    /// Follow a container's log: the lines `query` selects first, then new ones as they come,
+    /// until the container stops. Pull batches with [`LogFollower::next_batch`].
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn follow(&self, name: &str, query: &LogQuery) -> Result<LogFollower<'_>> {
+        let n = Self::name(name)?;
+        let info = self.store.inspect(&n)?;
+        let systemd = info.state.backend.as_deref() == Some("systemd");
+        let path = self.store.dir(&n).join(LOG_FILE);
+        let (first, offset, cursor) = if systemd {
+            let (lines, cursor) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None)?;
+            let skip = query.tail.map_or(0, |t| lines.len().saturating_sub(t));
+            (lines.into_iter().skip(skip).collect(), 0, cursor)
+        } else {
+            let (l, off) = read_log(&path, self.settings.log_files, query)?;
+            (l, off, None)
+        };
+        Ok(LogFollower {
+            containers: self,
+            name: n.to_string(),
+            path,
+            offset,
+            cursor,
+            systemd,
+            asm: LineAssembler::default(),
+            first: Some(first),
+            done: false,
+        })
+    }
+
+    /// Change limits; a running container's cgroup (or unit) is updated at once.
+    ///
+    /// # Errors
+    /// Usage errors; I/O or bus errors writing the limits.
+    pub fn update(
+        &self,
+        name: &str,
+        memory: Option<u64>,
+        cpu: Option<u32>,
+        pids: Option<u32>,
+    ) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            let info = self.inspect_n(&n, true)?;
+            let mut config = info.config.clone();
+            let limits = Limits {
+                memory: memory.or(config.limits.memory),
+                cpu: cpu.or(config.limits.cpu),
+                pids: pids.or(config.limits.pids),
+            };
+            limits.validate()?;
+            if is_running(&info.state) {
+                match info.state.backend.as_deref() {
+                    Some("systemd") => self.systemd()?.set_limits(&unit_name(&n), &limits)?,
+                    _ => {
+                        if let Some(cg) = &info.state.cgroup {
+                            cg.apply(&limits)?;
+                        }
+                    }
+                }
+            }
+            config.limits = limits;
+            let dir = self.store.dir(&n);
+            crate::fsutil::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config).expect("ok"))?;
+            let info = self.inspect_n(&n, true)?;
+            self.write_unit(&info)?;
+            Ok(info)
+        })();
+        self.audit.outcome("container.update", name, &r);
+        r
+    }
+
+    /// Usage counters of a running container.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if it is not running.
+    pub fn stats(&self, name: &str) -> Result<CgroupStats> {
+        let info = self.inspect(name)?;
+        Ok(self.running_cgroup(&info)?.stats())
+    }
+
+    /// CPU, memory, I/O and tasks of every running container, CPU measured over `interval`.
+    ///
+    /// # Errors
+    /// I/O errors listing containers.
+    pub fn top(&self, interval: Duration) -> Result<Vec<TopEntry>> {
+        let running: Vec<(String, Cgroup)> = self
+            .list()?
+            .into_iter()
+            .filter_map(|i| self.running_cgroup(&i).ok().map(|c| (i.config.name.to_string(), c)))
+            .collect();
+        let before: Vec<u64> = running.iter().map(|(_, c)| c.stats().cpu_ns).collect();
+        let t0 = Instant::now();
+        std::thread::sleep(interval);
+        let dt = t0.elapsed().as_nanos().max(1) as f64;
+        Ok(running
+            .into_iter()
+            .zip(before)
+            .map(|((name, cg), b)| {
+                let stats = cg.stats();
+                let cpu_percent = (stats.cpu_ns.saturating_sub(b)) as f64 / dt * 100.0;
+                TopEntry { name, cpu_percent: (cpu_percent * 10.0).round() / 10.0, stats }
+            })
+            .collect())
+    }
+
+    /// Create, start and (unless `detach`) follow a container until it ends, handing each
+    /// output line to `on_line`; with `rm` it is deleted afterwards. Returns the final state.
+    ///
+    /// # Errors
+    /// As [`Containers::create`] and [`Containers::start`]; a failed start of an `rm` container
+    /// deletes it.
+    pub fn run(
+        &self,
+        name: Option<&str>,
+        image: &str,
+        opts: &CreateOptions,
+        detach: bool,
+        rm: bool,
+        on_line: &mut dyn FnMut(&LogLine),
+    ) -> Result<ContainerInfo> {
+        let info = self.create(name, image, opts)?;
+        let n = info.config.name.to_string();
+        if let Err(e) = self.start(&n) {
+            if rm {
+                let _ = self.delete(&n, true);
+            }
+            return Err(e);
+        }
+        if detach {
+            return self.inspect(&n);
+        }
+        let mut f = self.follow(&n, &LogQuery::default())?;
+        while let Some(batch) = f.next_batch(Duration::from_millis(200))? {
+            for l in &batch {
+                on_line(l);
+            }
+        }
+        let info = self.wait(&n, None)?;
+        if rm {
+            self.delete(&n, true)?;
+        }
+        Ok(info)
+    }
+
+    /// The lock-free store underneath (SDK users reading files directly).
+    pub fn store(&self) -> &ContainerStore {
+        &self.store
+    }
+}
+
+fn exit_of(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+fn apply_unit_status(st: &mut ContainerState, s: &UnitStatus) {
+    match s.active_state.as_str() {
+        "active" | "activating" | "deactivating" | "reloading" => {
+            st.status = Status::Running;
+            st.pid = (s.main_pid != 0).then_some(s.main_pid);
+        }
+        "failed" => {
+            st.status = Status::Failed;
+            st.pid = None;
+            st.exit_code = Some(if s.exec_main_code == 1 { s.exec_main_status } else { 128 + s.exec_main_status });
+            st.reason = Some(match s.result.as_str() {
+                "exit-code" => format!("exit {}", s.exec_main_status),
+                "signal" | "core-dump" => format!("signal {}", super::supervisor::signal_name(s.exec_main_status)),
+                "oom-kill" => "oom: killed by the kernel's OOM killer (memory limit)".into(),
+                r => r.to_string(),
+            });
+        }
+        _ => {
+            st.status = Status::Stopped;
+            st.pid = None;
+            if s.exec_main_code == 1 {
+                st.exit_code = Some(s.exec_main_status);
+            }
+            if st.reason.is_none() {
+                st.reason = Some(format!("exit {}", s.exec_main_status));
+            }
+        }
+    }
+}
+
+/// Follows a container's log; see [`Containers::follow`].
+#[derive(Debug)]
+pub struct LogFollower<'a> {
+    containers: &'a Containers,
+    name: String,
+    path: PathBuf,
+    offset: u64,
+    cursor: Option<String>,
+    systemd: bool,
+    asm: LineAssembler,
+    first: Option<Vec<LogLine>>,
+    done: bool,
+}
+
+impl LogFollower<'_> {
+    /// The next lines, waiting up to `wait` for some. `Ok(None)` once the container has stopped
+    /// and everything it wrote was returned.
+    ///
+    /// # Errors
+    /// I/O and journal errors.
+    pub fn next_batch(&mut self, wait: Duration) -> Result<Option<Vec<LogLine>>> {
+        if let Some(f) = self.first.take() {
+            return Ok(Some(f));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let info = self.containers.inspect(&self.name)?;
+        let running = is_running(&info.state);
+        let lines = self.read_new()?;
+        if !lines.is_empty() {
+            return Ok(Some(lines));
+        }
+        if !running {
+            self.done = true;
+            return Ok(None);
+        }
+        // Sleep until the supervisor exits or the wait is over, then look again.
+        match info.state.supervisor.as_ref().and_then(|s| pidfd(s.pid)) {
+            Some(fd) => {
+                wait_fd(&fd, wait.min(Duration::from_millis(100)));
+            }
+            None => std::thread::sleep(wait.min(Duration::from_millis(100))),
+        }
+        Ok(Some(self.read_new()?))
+    }
+
+    fn read_new(&mut self) -> Result<Vec<LogLine>> {
+        if self.systemd {
+            let n: ContainerName = self.name.parse()?;
+            let (lines, cursor) =
+                journal(&unit_name(&n), self.containers.settings.journal_root.as_deref(), self.cursor.as_deref())?;
+            if cursor.is_some() {
+                self.cursor = cursor;
+            }
+            return Ok(lines);
+        }
+        let (lines, off) = read_from(&self.path, self.offset, &mut self.asm)?;
+        self.offset = off;
+        Ok(lines)
+    }
+}
+
+/// Copy a log line to a writer the way `volt logs` prints it.
+///
+/// # Errors
+/// Write errors.
+pub fn print_line(out: &mut dyn Write, l: &LogLine, timestamps: bool) -> std::io::Result<()> {
+    if timestamps {
+        write!(out, "{} ", l.time)?;
+    }
+    writeln!(out, "{}", l.text)
+}
