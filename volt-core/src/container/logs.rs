@@ -248,7 +248,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join(LOG_FILE);
         let mut w = LogWriter::open(&p, 4096, 3).unwrap();
-        for i in 0..200 {
+        for i in 0..400 {
             w.write(if i % 2 == 0 { "stdout" } else { "stderr" }, false, format!("line {i}").as_bytes()).unwrap();
         }
         // A long line split into pieces comes back whole.
@@ -260,9 +260,9 @@ mod tests {
         assert_eq!(end, fs::metadata(&p).unwrap().len());
         assert_eq!(all.last().unwrap().text, "abcdef");
         assert_eq!(all[all.len() - 2].text, "interleaved");
-        assert_eq!(all[all.len() - 3].text, "line 199");
-        // Three files of at most 4 KiB hold fewer than 200 lines: the oldest were dropped.
-        assert!(all.len() < 200 && all.len() > 50, "{}", all.len());
+        assert_eq!(all[all.len() - 3].text, "line 399");
+        // Three files of at most 4 KiB hold fewer than 400 lines: the oldest were dropped.
+        assert!(all.len() < 400 && all.len() > 100, "{}", all.len());
         let (tail, _) = read_log(&p, 3, &LogQuery::new(Some(2), None)).unwrap();
         assert_eq!(tail.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["interleaved", "abcdef"]);
         let future = OffsetDateTime::now_utc() + time::Duration::hours(1);

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::cgroup::{Cgroup, CgroupStats};
 use super::logs::{read_from, read_log, LineAssembler, LogLine, LogQuery, LOG_FILE};
 use super::store::{read_json, save_state};
-use super::supervisor::{alive, container_procs, ns_pid, spawn_supervisor, SupervisorArgs, KILL_REQUEST, STOP_REQUEST};
+use super::supervisor::{
+    alive, container_procs, ns_pid, spawn_supervisor, workload_pid, SupervisorArgs, KILL_REQUEST, STOP_REQUEST,
+};
 use super::systemd::{journal, Systemd, UnitStatus};
 use super::{
     generate_name, nspawn_argv, parse_mount, unit_file, ContainerInfo, ContainerName, ContainerState, ContainerStore,
@@ -477,7 +479,7 @@ impl Containers {
                 .cgroup
                 .as_ref()
                 .ok_or_else(|| Error::Workload { name: n.to_string(), reason: "no cgroup recorded".into() })?;
-            let target = info.state.pid.and_then(|p| container_procs(p).1).or_else(|| ns_pid(cg, 2));
+            let target = info.state.pid.and_then(|p| workload_pid(p, Duration::from_secs(1))).or_else(|| ns_pid(cg, 2));
             let target = target.ok_or_else(|| Error::Workload {
                 name: n.to_string(),
                 reason: "no workload process (restarting?)".into(),

@@ -112,22 +112,45 @@ fn first_child(pid: u32) -> Option<u32> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-/// The container's init (pid 1 inside: nspawn's stub init) and workload (pid 2 inside), found
-/// from the nspawn process down, so no other process can be mistaken for them.
+/// The pid `pid` has inside its own (non-initial) pid namespace, if it is in one.
+fn inner_pid(pid: u32) -> Option<u32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let ids: Vec<&str> = s.lines().find_map(|l| l.strip_prefix("NSpid:"))?.split_whitespace().collect();
+    if ids.len() < 2 {
+        return None;
+    }
+    ids.last()?.parse().ok()
+}
+
+fn is_ns_pid(pid: u32, n: u32) -> bool {
+    inner_pid(pid) == Some(n)
+}
+
+/// The container's init (pid 1 inside: nspawn's stub init) and workload (its child, usually
+/// pid 2 inside), found from the nspawn process down, so no other process can be mistaken for
+/// them. While nspawn is still setting up, its helper processes are not taken for either.
 pub fn container_procs(nspawn: u32) -> (Option<u32>, Option<u32>) {
-    let init = first_child(nspawn);
-    (init, init.and_then(first_child))
+    let init = first_child(nspawn).filter(|&p| is_ns_pid(p, 1));
+    (init, init.and_then(first_child).filter(|&p| inner_pid(p).is_some_and(|n| n > 1)))
+}
+
+/// The workload's host pid, waiting up to `wait` for nspawn to have started it.
+pub fn workload_pid(nspawn: u32, wait: Duration) -> Option<u32> {
+    let end = Instant::now() + wait;
+    loop {
+        if let Some(p) = container_procs(nspawn).1 {
+            return Some(p);
+        }
+        if Instant::now() >= end || start_time(nspawn).is_none() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The host pid of the process that is pid `n` inside the container's pid namespace.
 pub fn ns_pid(cgroup: &Cgroup, n: u32) -> Option<u32> {
-    cgroup.procs().into_iter().find(|p| {
-        let Ok(s) = fs::read_to_string(format!("/proc/{p}/status")) else { return false };
-        s.lines().find_map(|l| l.strip_prefix("NSpid:")).is_some_and(|v| {
-            let ids: Vec<&str> = v.split_whitespace().collect();
-            ids.len() > 1 && ids.last() == Some(&n.to_string().as_str())
-        })
-    })
+    cgroup.procs().into_iter().find(|&p| is_ns_pid(p, n))
 }
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -445,7 +468,8 @@ impl Supervisor {
                             let _ = fs::remove_file(self.args.dir.join(STOP_REQUEST));
                             // Graceful: SIGTERM to the workload (pid 2 under nspawn's stub init);
                             // before it exists, nspawn itself ends the container.
-                            let target = container_procs(pid).1.unwrap_or(pid);
+                            // A stop right after start may come before the workload exists.
+                            let target = workload_pid(pid, Duration::from_secs(1)).unwrap_or(pid);
                             // SAFETY: kill(2).
                             unsafe { libc::kill(target as libc::pid_t, libc::SIGTERM) };
                             deadline = Some((Instant::now() + Duration::from_secs(secs), secs));
@@ -519,7 +543,9 @@ fn pump(slot: &mut Option<File>, buf: &mut Vec<u8>, chunk: &mut [u8], log: &mut 
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                    let _ = log.write(stream, false, &buf[..i]);
+                    if !is_nspawn_noise(&buf[..i]) {
+                        let _ = log.write(stream, false, &buf[..i]);
+                    }
                     buf.drain(..=i);
                 }
                 while buf.len() >= MAX_LINE {
@@ -532,6 +558,13 @@ fn pump(slot: &mut Option<File>, buf: &mut Vec<u8>, chunk: &mut [u8], log: &mut 
             Err(_) => return false,
         }
     }
+}
+
+/// systemd-nspawn's complaint at exit on hosts whose /run is not a tmpfs (it refuses to clean
+/// its propagation directory there). It is about the host, not the workload, so it is not logged.
+fn is_nspawn_noise(line: &[u8]) -> bool {
+    line.starts_with(b"Attempted to remove disk file system under \"/run/systemd/nspawn/propagate/")
+        && line.ends_with(b"and we can't allow that.")
 }
 
 /// Status, exit code and reason of one ended run.
