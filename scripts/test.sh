@@ -33,6 +33,11 @@ suite() { # name command...
     fi
 }
 
+# The Debian root the systemd-supervisor test boots (debootstrap once, cached).
+if [ "$(id -u)" -eq 0 ]; then
+    bash tests/systemd/debian-root.sh >/dev/null
+fi
+
 suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --workspace --exclude volt-python --all-targets -q -- -D warnings
 suite "rust tests" cargo test --workspace --exclude volt-python

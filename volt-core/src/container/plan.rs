@@ -79,6 +79,14 @@ pub fn nspawn_argv(config: &ContainerConfig, rootfs: &Path, opts: &NspawnOptions
     a
 }
 
+fn config_stop_timeout(_c: &ContainerConfig) -> u64 {
+    STOP_TIMEOUT_DEFAULT
+}
+
+/// systemd's stop timeout for container units (a `volt container stop --time` beyond it is cut
+/// short by systemd; a shorter one is enforced by Volt).
+pub const STOP_TIMEOUT_DEFAULT: u64 = 30;
+
 /// Quote one word for a unit file's `ExecStart=`: always in double quotes, with `\` and `"`
 /// escaped, `%` doubled (specifiers) and `$` doubled (variable expansion).
 fn unit_quote(w: &str) -> String {
@@ -106,6 +114,9 @@ pub fn unit_file(config: &ContainerConfig, argv: &[String]) -> String {
     u.push_str("After=network.target\n\n[Service]\nType=exec\n");
     let exec: Vec<String> = argv.iter().map(|w| unit_quote(w)).collect();
     u.push_str(&format!("ExecStart={}\n", exec.join(" ")));
+    let stop: Vec<String> = exec_stop_argv().iter().map(|w| unit_quote(w)).collect();
+    u.push_str(&format!("ExecStop={}\n", stop.join(" ")));
+    u.push_str(&format!("TimeoutStopSec={}\n", config_stop_timeout(config)));
     u.push_str("KillMode=mixed\nKillSignal=SIGTERM\nDelegate=yes\n");
     if let Some(m) = config.limits.memory {
         u.push_str(&format!("MemoryMax={m}\n"));
@@ -124,6 +135,18 @@ pub fn unit_file(config: &ContainerConfig, argv: &[String]) -> String {
     u.push_str(&format!("Restart={restart}\nRestartSec=1\n"));
     u.push_str(&format!("SyslogIdentifier=volt-container-{}\n", config.name));
     u
+}
+
+/// The `ExecStop=` of a container unit: SIGTERM to the workload (the child of nspawn's stub
+/// init, itself the child of nspawn, `$MAINPID`), then wait for nspawn to end. systemd's own
+/// SIGTERM to nspawn would end the container at once, so this is what makes a stop graceful.
+pub fn exec_stop_argv() -> Vec<String> {
+    // /proc/PID/task/PID/children has no newline: read's status is not the test.
+    let script = "c() { read -r a _ < /proc/$1/task/$1/children; echo \"$a\"; }; \
+                  i=$(c \"$MAINPID\"); w=$(c \"${i:-0}\"); \
+                  if [ -n \"$w\" ]; then echo \"volt: SIGTERM to the workload ($w)\" >&2; kill -TERM \"$w\"; fi; \
+                  while kill -0 \"$MAINPID\" 2>/dev/null; do sleep 0.1; done";
+    vec!["/bin/sh".into(), "-c".into(), script.into()]
 }
 
 /// Add an `ExecStartPre=` line (after `Type=`) running `argv`.

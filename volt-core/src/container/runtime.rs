@@ -275,9 +275,17 @@ impl Containers {
     fn inspect_n(&self, n: &ContainerName, locked: bool) -> Result<ContainerInfo> {
         let mut info = self.store.inspect(n)?;
         match info.state.backend.as_deref() {
-            Some("systemd") if is_running(&info.state) || info.state.status == Status::Failed => {
+            Some("systemd") if is_running(&info.state) => {
                 let s = self.systemd()?.status(&unit_name(n))?;
-                apply_unit_status(&mut info.state, &s);
+                let mut st = info.state.clone();
+                apply_unit_status(&mut st, &s);
+                if st.status != info.state.status {
+                    // The unit ended on its own: record it, under the lock.
+                    let _lock = if locked { None } else { Some(self.store.lock(n)?) };
+                    st.finished = Some(super::logs::timestamp());
+                    save_state(&self.store.dir(n), &st)?;
+                }
+                info.state = st;
             }
             Some("direct") if is_running(&info.state) && !info.state.supervisor.as_ref().is_some_and(alive) => {
                 // The supervisor was killed (or the host rebooted): record it once, under the lock.
@@ -409,10 +417,8 @@ impl Containers {
                 let s = self.systemd()?.stop(&unit_name(n), Duration::from_secs(secs))?;
                 let mut st = info.state.clone();
                 apply_unit_status(&mut st, &s);
-                if st.status == Status::Failed && s.result == "success" {
-                    st.status = Status::Stopped;
-                }
-                st.status = if st.status == Status::Running { Status::Stopped } else { st.status };
+                // Asked to stop: stopped, whatever status the workload died with.
+                st.status = Status::Stopped;
                 st.reason = Some("stopped".into());
                 st.finished = Some(super::logs::timestamp());
                 save_state(&dir, &st)?;

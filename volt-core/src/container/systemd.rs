@@ -99,6 +99,15 @@ impl Systemd {
         m.body().deserialize::<OwnedValue>().map_err(bus_err("property reply"))
     }
 
+    /// The manager's `SystemState` (`starting`, `running`, `degraded`, …).
+    ///
+    /// # Errors
+    /// Bus errors.
+    pub fn system_state(&self) -> Result<String> {
+        let p = OwnedObjectPath::try_from(PATH).map_err(|e| bus_err("path")(e.into()))?;
+        Ok(String::try_from(self.prop(&p, MANAGER, "SystemState")?).unwrap_or_default())
+    }
+
     /// The unit's state.
     ///
     /// # Errors
@@ -133,17 +142,21 @@ impl Systemd {
         self.wait(unit, timeout, |s| s.active_state != "activating" && (s.main_pid != 0 || s.active_state != "active"))
     }
 
-    /// Stop the unit (SIGTERM, SIGKILL after `stop_timeout`) and wait until it is down.
+    /// Stop the unit and wait until it is down. The unit's `ExecStop=` asks the workload to end
+    /// (SIGTERM) and waits; past `stop_timeout` everything in the unit gets SIGKILL.
     ///
     /// # Errors
     /// Bus errors; [`Error::Timeout`].
     pub fn stop(&self, unit: &str, stop_timeout: Duration) -> Result<UnitStatus> {
-        let usec = stop_timeout.as_micros() as u64;
-        self.call("SetUnitProperties", &(unit, true, vec![("TimeoutStopUSec", Value::U64(usec))]))?;
         self.call("StopUnit", &(unit, "replace"))?;
-        self.wait(unit, stop_timeout + Duration::from_secs(10), |s| {
-            s.active_state == "inactive" || s.active_state == "failed"
-        })
+        let down = |s: &UnitStatus| s.active_state == "inactive" || s.active_state == "failed";
+        match self.wait(unit, stop_timeout, down) {
+            Err(Error::Timeout(_)) => {
+                self.call("KillUnit", &(unit, "all", libc::SIGKILL))?;
+                self.wait(unit, Duration::from_secs(10), down)
+            }
+            r => r,
+        }
     }
 
     /// Send `signal` to the unit's main process.

@@ -1,0 +1,189 @@
+//! The systemd supervisor against real systemd: a Debian root (tests/systemd/debian-root.sh)
+//! booted with `systemd-nspawn -b` in namespaces of its own, its system bus reached from here at
+//! /proc/PID/root/run/dbus/system_bus_socket. A directory bind-mounted at the same path on both
+//! sides holds the Volt installation, so the unit files and roots Volt writes are valid inside.
+//! Volt installs `volt-container@NAME.service`, starts, inspects, limits and stops it over D-Bus
+//! and reads its output from that system's journal.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use volt_core::container::systemd::Systemd;
+use volt_core::container::{CreateOptions, Limits, LogQuery};
+use volt_core::{Config, Status, SupervisorMode, Volt};
+
+fn debian_root() -> Option<PathBuf> {
+    let why = if !rustix::process::geteuid().is_root() {
+        "booting systemd in a namespace needs root".to_string()
+    } else {
+        let cache = std::env::var("VOLT_TEST_CACHE").unwrap_or_else(|_| "/var/cache/volt-tests".into());
+        let root = Path::new(&cache).join("bookworm-systemd");
+        if root.join(".volt-complete").exists() {
+            return Some(root);
+        }
+        format!("{} is missing (bash tests/systemd/debian-root.sh builds it)", root.display())
+    };
+    assert!(std::env::var_os("CI").is_none(), "CI must run the systemd supervisor test: {why}");
+    eprintln!("SKIP: {why}");
+    None
+}
+
+struct Booted {
+    child: Child,
+    pid: u32,
+}
+
+impl Booted {
+    /// Boot `root` (read-only underneath: changes go to a tmpfs overlay) with `shared` bound.
+    fn boot(root: &Path, shared: &Path, name: &str) -> Booted {
+        let child = Command::new("systemd-nspawn")
+            .args(["-b", "--register=no", "--keep-unit", "--volatile=overlay", "--console=pipe", "-q"])
+            .arg(format!("--machine={name}"))
+            .arg(format!("--directory={}", root.display()))
+            .arg(format!("--bind={}", shared.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let npid = child.id();
+        let mut b = Booted { child, pid: 0 };
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(Instant::now() < end, "systemd did not come up in 60 s");
+            if let Ok(s) = fs::read_to_string(format!("/proc/{npid}/task/{npid}/children")) {
+                if let Some(p) = s.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                    b.pid = p;
+                    if b.bus_path().exists() {
+                        if let Ok(sd) = Systemd::connect(Some(&b.address())) {
+                            if sd.system_state().is_ok_and(|s| s == "running" || s == "degraded") {
+                                return b;
+                            }
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    fn bus_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root/run/dbus/system_bus_socket", self.pid))
+    }
+    fn address(&self) -> String {
+        format!("unix:path={}", self.bus_path().display())
+    }
+}
+
+impl Drop for Booted {
+    fn drop(&mut self) {
+        // SIGTERM makes nspawn ask systemd for an orderly shutdown; kill if it takes too long.
+        // SAFETY: kill(2).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn busybox_root(dir: &Path) -> PathBuf {
+    let r = dir.join("busybox-root");
+    for d in ["bin", "usr", "etc", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", r.join("bin/busybox")).unwrap();
+    for a in ["sh", "echo", "sleep", "cat", "true"] {
+        std::os::unix::fs::symlink("busybox", r.join("bin").join(a)).unwrap();
+    }
+    r
+}
+
+fn sh(script: &str) -> CreateOptions {
+    let mut o = CreateOptions::default();
+    o.command = vec!["/bin/sh".into(), "-c".into(), script.into()];
+    o
+}
+
+#[test]
+fn systemd_supervisor_lifecycle_over_dbus() {
+    let Some(root) = debian_root() else { return };
+    // A path that is the same inside and outside: bound into the booted system.
+    let shared = tempfile::Builder::new().prefix("volt-sd-").tempdir_in("/var/tmp").unwrap();
+    let booted = Booted::boot(&root, shared.path(), &format!("volt-sd-{}", std::process::id()));
+
+    let mut config = Config::default().relocate(shared.path().join("root"));
+    config.containers.supervisor = SupervisorMode::Systemd;
+    config.containers.systemd_bus = Some(booted.address());
+    config.containers.journal_root = Some(PathBuf::from(format!("/proc/{}/root", booted.pid)));
+    let volt = Volt::open(config).unwrap();
+    volt.images().unwrap().import(&busybox_root(shared.path()), &"busybox:1".parse().unwrap(), None).unwrap();
+    let c = volt.containers().unwrap();
+    assert_eq!(c.backend(), volt_core::container::Backend::Systemd);
+    let sd = Systemd::connect(Some(&booted.address())).unwrap();
+
+    // A long-running container with limits as unit properties.
+    let mut o = sh("echo hello from systemd; while true; do sleep 0.2; done");
+    o.limits = Limits { memory: Some(64 << 20), cpu: Some(50), pids: Some(32) };
+    c.create(Some("sdweb"), "busybox:1", &o).unwrap();
+    let unit = "volt-container@sdweb.service";
+    let unit_file = volt.paths().units_dir().join(unit);
+    let text = fs::read_to_string(&unit_file).unwrap();
+    assert!(text.contains("MemoryMax=67108864") && text.contains("CPUQuota=50%") && text.contains("TasksMax=32"));
+    let info = c.start("sdweb").unwrap();
+    assert_eq!(info.state.status, Status::Running, "{:?}", info.state);
+    assert_eq!(info.state.backend.as_deref(), Some("systemd"));
+    assert!(info.state.pid.is_some_and(|p| p > 0), "MainPID recorded");
+    assert_eq!(sd.status(unit).unwrap().active_state, "active");
+    assert_eq!(sd.service_u64(unit, "MemoryMax").unwrap(), 64 << 20);
+    assert_eq!(sd.service_u64(unit, "TasksMax").unwrap(), 32);
+    assert_eq!(sd.service_u64(unit, "CPUQuotaPerSecUSec").unwrap(), 500_000);
+    assert_eq!(c.start("sdweb").unwrap_err().kind(), volt_core::ErrorKind::Conflict);
+
+    // Its output is in that system's journal under _SYSTEMD_UNIT.
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = c.logs("sdweb", &LogQuery::default()).unwrap();
+        if lines.iter().any(|l| l.text == "hello from systemd") {
+            break;
+        }
+        assert!(Instant::now() < end, "no journal line: {lines:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // update sets the properties live.
+    c.update("sdweb", Some(128 << 20), Some(150), None).unwrap();
+    assert_eq!(sd.service_u64(unit, "MemoryMax").unwrap(), 128 << 20);
+    assert_eq!(sd.service_u64(unit, "CPUQuotaPerSecUSec").unwrap(), 1_500_000);
+
+    // stop goes through systemd; state recorded.
+    let t = Instant::now();
+    let info = c.stop("sdweb", Some(5)).unwrap();
+    assert_eq!(info.state.status, Status::Stopped, "{:?}", info.state);
+    assert!(t.elapsed() < Duration::from_secs(4), "the stop was not graceful (SIGKILL after the timeout)");
+    let lines = c.logs("sdweb", &LogQuery::default()).unwrap();
+    assert!(lines.iter().any(|l| l.text.starts_with("volt: SIGTERM to the workload")), "{lines:?}");
+    assert_ne!(sd.status(unit).unwrap().active_state, "active");
+
+    // A failing workload: failed, with its exit code from ExecMainStatus.
+    c.create(Some("sdfail"), "busybox:1", &sh("echo failing; exit 3")).unwrap();
+    c.start("sdfail").unwrap();
+    let info = c.wait("sdfail", Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(info.state.status, Status::Failed, "{:?}", info.state);
+    assert_eq!(info.state.exit_code, Some(3));
+    assert_eq!(info.state.reason.as_deref(), Some("exit 3"));
+
+    // delete unlinks the unit.
+    c.delete("sdweb", false).unwrap();
+    c.delete("sdfail", false).unwrap();
+    assert!(!unit_file.exists());
+    assert_eq!(sd.status(unit).unwrap().active_state, "inactive");
+    assert!(c.list().unwrap().is_empty());
+    drop(booted);
+}
