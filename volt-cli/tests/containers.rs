@@ -478,3 +478,39 @@ fn bad_input_is_refused_with_reference_exit_codes() {
     assert_eq!(codes, [0, 4]);
     assert_eq!(code(&e.cli(&["container", "create", "twin", "--image", "busybox:1"])), 4);
 }
+
+#[test]
+fn the_runtime_trait_drives_containers() {
+    if !usable() {
+        return;
+    }
+    use std::sync::Arc;
+    use volt_core::{Runtime, WorkloadSpec};
+    let e = Env::new();
+    let rt: Arc<dyn Runtime> = Arc::new(e.c());
+    let t = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    t.block_on(async {
+        assert_eq!(rt.kind(), "container");
+        let spec: WorkloadSpec = serde_json::from_value(serde_json::json!({
+            "name": "traitful", "image": "busybox:1",
+            "command": ["/bin/sh", "-c", "echo via trait; sleep 100"], "memory": 67108864
+        }))
+        .unwrap();
+        assert_eq!(rt.create(&spec).await.unwrap().status, Status::Stopped);
+        rt.start("traitful").await.unwrap();
+        let s = rt.status("traitful").await.unwrap();
+        assert_eq!((s.status, s.kind.as_str()), (Status::Running, "container"));
+        assert_eq!(rt.exec("traitful", &["/bin/true".into()]).await.unwrap(), 0);
+        let end = Instant::now() + Duration::from_secs(10);
+        while rt.logs("traitful", 10).await.unwrap() != ["via trait"] {
+            assert!(Instant::now() < end);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rt.update("traitful", Some(128 << 20), Some(100)).await.unwrap();
+        assert_eq!(rt.list().await.unwrap().len(), 1);
+        assert_eq!(rt.delete("traitful").await.unwrap_err().kind(), ErrorKind::Conflict);
+        rt.stop("traitful", 2).await.unwrap();
+        rt.delete("traitful").await.unwrap();
+        assert_eq!(rt.status("traitful").await.unwrap_err().kind(), ErrorKind::NotFound);
+    });
+}

@@ -126,6 +126,16 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     volt.images().unwrap().import(&busybox_root(shared.path()), &"busybox:1".parse().unwrap(), None).unwrap();
     let c = volt.containers().unwrap();
     assert_eq!(c.backend(), volt_core::container::Backend::Systemd);
+    // On a failed assertion, still unmount what Volt mounted on this side.
+    struct Cleanup(volt_core::container::Containers);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for i in self.0.list().unwrap_or_default() {
+                let _ = self.0.delete(i.config.name.as_str(), true);
+            }
+        }
+    }
+    let _cleanup = Cleanup(c.clone());
     let sd = Systemd::connect(Some(&booted.address())).unwrap();
 
     // A long-running container with limits as unit properties.

@@ -582,7 +582,15 @@ impl Containers {
         }
         let info = self.inspect(name)?;
         let cg = self.running_cgroup(&info)?;
-        let init = info.state.pid.and_then(|p| container_procs(p).0).or_else(|| ns_pid(&cg, 1));
+        // Right after start nspawn may still be setting up: give it a moment.
+        let end = Instant::now() + Duration::from_secs(3);
+        let mut init = None;
+        while init.is_none() && Instant::now() < end {
+            init = info.state.pid.and_then(|p| container_procs(p).0).or_else(|| ns_pid(&cg, 1));
+            if init.is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let init = init.ok_or_else(|| Error::Workload {
             name: name.into(),
             reason: "the container has no init process yet (starting or restarting)".into(),
@@ -931,4 +939,77 @@ pub fn print_line(out: &mut dyn Write, l: &LogLine, timestamps: bool) -> std::io
         write!(out, "{} ", l.time)?;
     }
     writeln!(out, "{}", l.text)
+}
+
+fn info_of(i: &ContainerInfo) -> crate::workload::WorkloadInfo {
+    crate::workload::WorkloadInfo {
+        name: i.config.name.to_string(),
+        kind: "container".into(),
+        status: i.state.status,
+        pid: i.state.pid,
+    }
+}
+
+impl Containers {
+    /// Run a blocking container operation off the async runtime.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(Containers) -> Result<T> + Send + 'static) -> Result<T> {
+        let c = self.clone();
+        tokio::task::spawn_blocking(move || f(c)).await.map_err(|e| Error::Task(e.to_string()))?
+    }
+}
+
+/// The container engine behind the generic [`crate::Runtime`] trait.
+#[async_trait::async_trait]
+impl crate::traits::Runtime for Containers {
+    fn kind(&self) -> &'static str {
+        "container"
+    }
+    async fn create(&self, spec: &crate::workload::WorkloadSpec) -> Result<crate::workload::WorkloadInfo> {
+        let spec = spec.clone();
+        self.blocking(move |c| {
+            let mut o = CreateOptions::default();
+            o.command = spec.command.clone();
+            o.limits = Limits { memory: spec.memory, cpu: spec.cpu_percent, pids: None };
+            Ok(info_of(&c.create(Some(&spec.name), &spec.image, &o)?))
+        })
+        .await
+    }
+    async fn start(&self, name: &str) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| c.start(&n).map(|_| ())).await
+    }
+    async fn stop(&self, name: &str, timeout_secs: u64) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| c.stop(&n, Some(timeout_secs)).map(|_| ())).await
+    }
+    async fn kill(&self, name: &str, signal: i32) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| Containers::kill(&c, &n, signal)).await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| c.delete(&n, false)).await
+    }
+    async fn status(&self, name: &str) -> Result<crate::workload::WorkloadInfo> {
+        let n = name.to_string();
+        self.blocking(move |c| Ok(info_of(&c.inspect(&n)?))).await
+    }
+    async fn list(&self) -> Result<Vec<crate::workload::WorkloadInfo>> {
+        self.blocking(|c| Ok(Containers::list(&c)?.iter().map(info_of).collect())).await
+    }
+    async fn exec(&self, name: &str, argv: &[String]) -> Result<i32> {
+        let (n, a) = (name.to_string(), argv.to_vec());
+        self.blocking(move |c| Containers::exec(&c, &n, &a, false)).await
+    }
+    async fn logs(&self, name: &str, lines: usize) -> Result<Vec<String>> {
+        let n = name.to_string();
+        self.blocking(move |c| {
+            Ok(Containers::logs(&c, &n, &LogQuery::new(Some(lines), None))?.into_iter().map(|l| l.text).collect())
+        })
+        .await
+    }
+    async fn update(&self, name: &str, memory: Option<u64>, cpu_percent: Option<u32>) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| Containers::update(&c, &n, memory, cpu_percent, None).map(|_| ())).await
+    }
 }
