@@ -967,9 +967,11 @@ impl crate::traits::Runtime for Containers {
     async fn create(&self, spec: &crate::workload::WorkloadSpec) -> Result<crate::workload::WorkloadInfo> {
         let spec = spec.clone();
         self.blocking(move |c| {
-            let mut o = CreateOptions::default();
-            o.command = spec.command.clone();
-            o.limits = Limits { memory: spec.memory, cpu: spec.cpu_percent, pids: None };
+            let o = CreateOptions {
+                command: spec.command.clone(),
+                limits: Limits { memory: spec.memory, cpu: spec.cpu_percent, pids: None },
+                ..Default::default()
+            };
             Ok(info_of(&c.create(Some(&spec.name), &spec.image, &o)?))
         })
         .await
