@@ -3,7 +3,8 @@
 # /var/log/volt; set VOLT_ROOT=DIR to keep it elsewhere): store a real directory tree in
 # Stellarium, show what sharing saved, check the tree out with hardlinks, prove the checkout is
 # identical to the source; then make a busybox image, serve it from the built-in registry, push
-# it with skopeo, pull it back with volt (no blob moves: the store has them all); verify every
+# it with skopeo, pull it back with volt (no blob moves: the store has them all); run a container
+# from that image (limits, logs, top, exec, stop, delete) and an attached one; verify every
 # object. Run as root on Debian 12.
 #
 #   scripts/demo.sh [DIR]      (default /usr/share, about 50,000 files)
@@ -15,13 +16,27 @@ cd "$(dirname "$0")/.."
 src=${1:-/usr/share}
 echo "building volt (release)..."
 cargo build --release -q -p volt-cli
-volt=$PWD/target/release/volt
+volt=$PWD/target/release/volt   # volt-supervisor, built beside it, is found there
 lib=${VOLT_ROOT:-}/var/lib/volt
+# A container left over by an earlier run that stopped half-way.
+"$volt" -q container delete --force demo-web >/dev/null 2>&1 || true
 dest=$lib/demo/checkout
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 
-step() { echo; echo "\$ $*"; "$@"; }
+# Print a command (words with spaces or shell characters in single quotes), then run it.
+step() {
+    local w line=
+    for w in "$@"; do
+        case $w in
+        *[[:space:]\'\"\$\;\&\|\<\>\(\)\*\?]*) line+=" '${w//\'/\'\\\'\'}'" ;;
+        *) line+=" $w" ;;
+        esac
+    done
+    echo
+    echo "\$${line}"
+    "$@"
+}
 step "$volt" cas build "$src" --ref demo/tree
 step "$volt" cas build "$src" --ref demo/tree
 step "$volt" cas status
@@ -35,9 +50,10 @@ echo
 echo "--- images and the registry"
 rootfs=$lib/demo/busybox-rootfs
 rm -rf "$rootfs" "$lib/demo/busybox-oci"
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
+# systemd-nspawn only runs a directory that has /usr.
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/usr"
 cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for a in sh ls cat echo; do ln -sf busybox "$rootfs/bin/$a"; done
+for a in sh ls cat echo sleep hostname; do ln -sf busybox "$rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
 step "$volt" image import "$rootfs" --name demo/busybox:1
 step "$volt" image export demo/busybox:1 "$lib/demo/busybox-oci"
@@ -58,8 +74,26 @@ kill -TERM "$serve"
 wait "$serve" || true
 trap - EXIT
 
+echo
+echo "--- containers"
+trap '"$volt" -q container delete --force demo-web >/dev/null 2>&1 || true' EXIT
+step "$volt" container run demo-web -d --image demo/busybox:1 --memory 64M -- \
+    /bin/sh -c 'i=0; while true; do i=$((i+1)); echo "demo-web on $(hostname): tick $i"; sleep 1; done'
+sleep 3
+step "$volt" ps
+step "$volt" container logs demo-web --tail 3
+step "$volt" top -n 1
+step "$volt" -o json top
+step "$volt" container exec demo-web -- hostname
+step "$volt" container stop demo-web
+step "$volt" ps
+step "$volt" container delete demo-web
+trap - EXIT
+step "$volt" container run --rm --image demo/busybox:1 -- echo hello
+
 step "$volt" cas verify
 step "$volt" cas gc --dry-run
 echo
 echo "demo done: the tree is ref demo/tree in $lib/cas; the checkout is in $dest;"
-echo "the image is demo/busybox:1 (volt image inspect demo/busybox:1)"
+echo "the image is demo/busybox:1 (volt image inspect demo/busybox:1); run it with"
+echo "  $volt container run --rm --image demo/busybox:1 -- /bin/sh -c 'hostname; ls /'"

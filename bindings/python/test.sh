@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and install the package (build.sh), then:
+# Build and install the package (build.sh) and the container supervisor (volt-cli's
+# volt-supervisor, which the container tests run containers with), then:
 #   1. the pytest suite (tests/, verbose),
 #   2. mypy.stubtest: the typing stub against the installed native module,
 #   3. mypy --strict over the tests and examples/python, which exercises the stub as users see it.
@@ -13,6 +14,15 @@ trap 'rm -rf "$scratch"' EXIT
 
 "$here/build.sh"
 
+# The container tests (as root) need volt-supervisor; VOLT_SKIP_BUILD=1 uses one already built.
+workspace="$(cd "$here/../.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$workspace/target}"
+case "$target_dir" in /*) ;; *) target_dir="$workspace/$target_dir" ;; esac
+if [ "${VOLT_SKIP_BUILD:-0}" != 1 ]; then
+    (cd "$workspace" && cargo build -p volt-cli --bin volt-supervisor)
+fi
+export VOLT_SUPERVISOR="${VOLT_SUPERVISOR:-$target_dir/debug/volt-supervisor}"
+
 # The tests open stores under pytest's tmp_path; a VOLT_CONFIG (or, for Store(), VOLT_ROOT) from
 # the caller's shell must not reconfigure them.
 cd "$here"
@@ -23,5 +33,5 @@ env -u VOLT_ROOT -u VOLT_CONFIG "$py" -m pytest -v -p no:cacheprovider tests/
 cd "$scratch"
 "$py" -m mypy.stubtest volt --mypy-config-file "$here/pyproject.toml"
 "$py" -m mypy --config-file "$here/pyproject.toml" --cache-dir "$scratch/.mypy_cache" \
-    "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
+    "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/tests/test_containers.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
 echo "test.sh: all checks passed"

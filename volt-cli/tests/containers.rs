@@ -193,6 +193,11 @@ fn lifecycle_transitions_exec_and_stop() {
     // exec: output, exit status, the container's namespaces and cgroup.
     let (st, out, _) = c.exec_output("web", &["/bin/sh".into(), "-c".into(), "hostname; exit 4".into()]).unwrap();
     assert_eq!((st, text(&out)), (4, "web\n".into()));
+    // It runs in the container's root, not the host's.
+    let (_, out, _) = c.exec_output("web", &["/bin/sh".into(), "-c".into(), "pwd; ls /".into()]).unwrap();
+    let listing = text(&out);
+    assert!(listing.starts_with("/\n") && listing.contains("bin"), "{listing}");
+    assert!(!listing.contains("home") && !listing.contains("boot"), "exec sees the host's root: {listing}");
     let (_, out, _) = c.exec_output("web", &["/bin/ps".into()]).unwrap();
     assert!(text(&out).contains("while true"), "exec does not see the workload: {}", text(&out));
     let o = e.cli(&["container", "exec", "web", "--", "/bin/cat", "/etc/hostname-missing"]);

@@ -176,13 +176,259 @@ extern "C" {
 void volt_string_free(char *s);
 
 /**
- * Free a buffer returned by `volt_store_read`, passing the length it returned. NULL is
- * accepted.
+ * Free a buffer returned by `volt_store_read` or `volt_container_exec_output`, passing the
+ * length it returned. NULL is accepted.
  *
  * # Safety
- * `data` is NULL or a buffer returned by `volt_store_read` together with `len`, not freed yet.
+ * `data` is NULL or a buffer returned by `volt_store_read` or `volt_container_exec_output`
+ * together with `len`, not freed yet.
  */
 void volt_bytes_free(uint8_t *data, size_t len);
+
+/**
+ * Create a stopped container named `name` (NULL: a generated `adjective_noun` name) from image
+ * `image`. `options` is NULL or a JSON object with any of: `"command"` (array of strings; the
+ * image's entrypoint and cmd when absent), `"env"` (array of `"KEY=value"`), `"volumes"` (array
+ * of `"SOURCE:/path[:ro]"`, SOURCE a host path starting with `/` or `.`, or a named volume,
+ * created if missing), `"workdir"`, `"user"`, `"hostname"` (strings), `"memory"` (bytes, or a
+ * size such as `"512M"`), `"cpu"` (percent of one CPU), `"pids"`, `"restart"` (`"no"`,
+ * `"on-failure"` or `"always"`) and `"copy_rootfs"` (bool). An unknown key, a bad name or bad
+ * option is `VOLT_ERR_USAGE`; an unknown image `VOLT_ERR_NOT_FOUND`; a taken name
+ * `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out` receives the container record
+ * (`{"config","state","rootfs"}`), to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name`, `image` and `options` are NULL or NUL-terminated
+ * strings; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_create(const volt_store_t *store,
+                                    const char *name,
+                                    const char *image,
+                                    const char *options,
+                                    char **json_out);
+
+/**
+ * Start container `name` (stopped or failed); returns once it runs. Starting a running
+ * container is `VOLT_ERR_CONFLICT`. On success `*json_out`, unless NULL, receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_start(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Stop running container `name`: SIGTERM to the workload, SIGKILL after `timeout_secs` seconds
+ * (negative: the configured `containers.stop_timeout`). Stopping a stopped container is
+ * `VOLT_ERR_CONFLICT`. On success `*json_out`, unless NULL, receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_stop(const volt_store_t *store,
+                                  const char *name,
+                                  int64_t timeout_secs,
+                                  char **json_out);
+
+/**
+ * Stop container `name` if it runs (`timeout_secs` as for `volt_container_stop`), then start
+ * it. On success `*json_out`, unless NULL, receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_restart(const volt_store_t *store,
+                                     const char *name,
+                                     int64_t timeout_secs,
+                                     char **json_out);
+
+/**
+ * Send signal `signal` (1 to 64, e.g. 9 for SIGKILL) to the workload of running container
+ * `name`. A container that is not running is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_container_kill(const volt_store_t *store, const char *name, int signal);
+
+/**
+ * Delete container `name` (its root filesystem and directory; named volumes stay). A running
+ * container is `VOLT_ERR_CONFLICT` unless `force`, which stops it first (without grace).
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_container_delete(const volt_store_t *store, const char *name, bool force);
+
+/**
+ * Describe container `name` with its live state. On success `*json_out` receives
+ * `{"config","state","rootfs"}`, to free with `volt_string_free`. An unknown container is
+ * `VOLT_ERR_NOT_FOUND`, a malformed name `VOLT_ERR_USAGE`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_inspect(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * List all containers, sorted by name. On success `*json_out` receives an array of container
+ * records, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Run the `argc` arguments of `argv` inside running container `name` (its namespaces, cgroup,
+ * environment and working directory) with no input, and capture its output. On success
+ * `*status_out` receives the exit status (128+N after signal N) and the two buffers the
+ * command's standard output and error, each to free with `volt_bytes_free(data, len)` (an
+ * empty output is a non-NULL pointer with length 0). A container that is not running is
+ * `VOLT_ERR_CONFLICT`; a command that cannot be found gives status 127, not an error.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `argv` is NULL
+ * or points to `argc` NULL-or-NUL-terminated strings; the out pointers are NULL or writable.
+ */
+volt_error_t *volt_container_exec_output(const volt_store_t *store,
+                                         const char *name,
+                                         const char *const *argv,
+                                         size_t argc,
+                                         int *status_out,
+                                         uint8_t **stdout_out,
+                                         size_t *stdout_len_out,
+                                         uint8_t **stderr_out,
+                                         size_t *stderr_len_out);
+
+/**
+ * The log of container `name`: its last `tail` lines (negative: all that are kept). On success
+ * `*json_out` receives an array of the lines' text (`["hello", ...]`, oldest first), to free
+ * with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_logs(const volt_store_t *store,
+                                  const char *name,
+                                  int64_t tail,
+                                  char **json_out);
+
+/**
+ * Wait until container `name` no longer runs, at most `timeout_ms` milliseconds (negative: no
+ * limit; 0: just look). Still running at the end is `VOLT_ERR_TIMEOUT`. On success `*json_out`,
+ * unless NULL, receives the record (`state.exit_code` is the workload's exit status).
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_wait(const volt_store_t *store,
+                                  const char *name,
+                                  int64_t timeout_ms,
+                                  char **json_out);
+
+/**
+ * Change the limits of container `name`; a running container's cgroup is updated at once.
+ * `memory` is NULL (unchanged) or bytes or a size such as `"512M"`; `cpu` (percent of one CPU)
+ * and `pids` are negative to keep the current value. On success `*json_out`, unless NULL,
+ * receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `memory` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_update(const volt_store_t *store,
+                                    const char *name,
+                                    const char *memory,
+                                    int64_t cpu,
+                                    int64_t pids,
+                                    char **json_out);
+
+/**
+ * Usage counters of running container `name`. On success `*json_out` receives
+ * `{"cpu_ns","memory","memory_limit","io_read","io_write","pids","throttled_periods",
+ * "oom_kills"}`, to free with `volt_string_free`. A container that is not running is
+ * `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_container_stats(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * CPU, memory, I/O and tasks of every running container, CPU use measured over `interval_ms`
+ * milliseconds (the call takes that long). On success `*json_out` receives an array of
+ * `{"name","cpu_percent",...}` with the counters of `volt_container_stats`, to free with
+ * `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_top(const volt_store_t *store, uint64_t interval_ms, char **json_out);
+
+/**
+ * Create a container (`name`, `image` and `options` as for `volt_container_create`), start it
+ * and wait until it ends, collecting its output lines; with `rm` it is deleted afterwards (also
+ * when it fails to start). On success `*json_out` receives `{"info":RECORD,"lines":[...]}`,
+ * `info.state.exit_code` being the workload's exit status, to free with `volt_string_free`.
+ * The calling thread blocks until the container ends.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name`, `image` and `options` are NULL or NUL-terminated
+ * strings; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_run(const volt_store_t *store,
+                                 const char *name,
+                                 const char *image,
+                                 const char *options,
+                                 bool rm,
+                                 char **json_out);
+
+/**
+ * Create the named volume `name` (same rules as container names). An existing one is
+ * `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out` receives `{"name","created","path",
+ * "used_by"}`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_volume_create(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * List named volumes, sorted by name. On success `*json_out` receives an array of volume
+ * records, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_volume_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Describe volume `name`, with the containers whose configuration mounts it (`used_by`). On
+ * success `*json_out` receives the volume record, to free with `volt_string_free`. An unknown
+ * volume is `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_volume_inspect(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Remove volume `name` and its data. `VOLT_ERR_CONFLICT` while a container's configuration
+ * mounts it; `VOLT_ERR_NOT_FOUND` if there is no such volume.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_volume_remove(const volt_store_t *store, const char *name);
 
 /**
  * The error's kind: Volt's exit code, 1 to 13 (compare with `volt_error_kind_t`). Returns 0

@@ -11,8 +11,9 @@
 //!   `VOLT_ERR_GENERAL` error instead of unwinding into C.
 //!
 //! One module per header section: `error.rs` (errors), `store.rs` (the store), `image.rs`
-//! (images and progress callbacks), `registry.rs` (the registry server and its tokens); the
-//! memory functions shared by all sections live here.
+//! (images and progress callbacks), `registry.rs` (the registry server and its tokens),
+//! `container.rs` (containers and named volumes); the memory functions shared by all sections
+//! live here.
 #![deny(missing_docs)]
 
 use std::ffi::{c_char, CStr, CString};
@@ -34,11 +35,18 @@ macro_rules! ffi_panic_boundary {
     };
 }
 
+mod container;
 mod error;
 mod image;
 mod registry;
 mod store;
 
+pub use container::{
+    volt_container_create, volt_container_delete, volt_container_exec_output, volt_container_inspect,
+    volt_container_kill, volt_container_list, volt_container_logs, volt_container_restart, volt_container_run,
+    volt_container_start, volt_container_stats, volt_container_stop, volt_container_top, volt_container_update,
+    volt_container_wait, volt_volume_create, volt_volume_inspect, volt_volume_list, volt_volume_remove,
+};
 pub use error::{
     volt_error_free, volt_error_kind, volt_error_kind_name, volt_error_kind_t, volt_error_message, volt_error_t,
 };
@@ -224,18 +232,20 @@ pub unsafe extern "C" fn volt_string_free(s: *mut c_char) {
     })
 }
 
-/// Free a buffer returned by `volt_store_read`, passing the length it returned. NULL is
-/// accepted.
+/// Free a buffer returned by `volt_store_read` or `volt_container_exec_output`, passing the
+/// length it returned. NULL is accepted.
 ///
 /// # Safety
-/// `data` is NULL or a buffer returned by `volt_store_read` together with `len`, not freed yet.
+/// `data` is NULL or a buffer returned by `volt_store_read` or `volt_container_exec_output`
+/// together with `len`, not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn volt_bytes_free(data: *mut u8, len: usize) {
     ffi_panic_boundary!({
         if !data.is_null() {
             let slice = std::ptr::slice_from_raw_parts_mut(data, len);
-            // SAFETY: the caller guarantees `data`/`len` are exactly what `volt_store_read`
-            // produced from `Box::<[u8]>::into_raw`, and that it is freed once.
+            // SAFETY: the caller guarantees `data`/`len` are exactly what `volt_store_read` or
+            // `volt_container_exec_output` produced from `Box::<[u8]>::into_raw`, and that it is
+            // freed once.
             drop(unsafe { Box::from_raw(slice) });
         }
     })

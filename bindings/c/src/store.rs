@@ -4,8 +4,10 @@
 use std::ffi::c_char;
 use std::future::Future;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use volt_core::cas::{CheckoutMode, RefName};
+use volt_core::container::Containers;
 use volt_core::{Config, PutOptions, Store, Volt};
 
 use crate::error::{volt_error_t, Result};
@@ -17,6 +19,8 @@ use crate::{arg_opt_str, arg_str, check_out};
 pub struct volt_store_t {
     volt: Volt,
     runtime: tokio::runtime::Runtime,
+    /// The containers API, made on first use (it keeps its systemd connection between calls).
+    containers: OnceLock<Containers>,
 }
 
 impl volt_store_t {
@@ -27,6 +31,15 @@ impl volt_store_t {
     /// The SDK this handle opened (images and the registry live in the same store).
     pub(crate) fn volt(&self) -> &Volt {
         &self.volt
+    }
+
+    /// The containers of this installation (`Volt::containers`), made on first use.
+    pub(crate) fn containers(&self) -> Result<&Containers> {
+        if let Some(c) = self.containers.get() {
+            return Ok(c);
+        }
+        let c = self.volt.containers()?;
+        Ok(self.containers.get_or_init(|| c))
     }
 
     /// Drive one SDK call to completion on this handle's runtime.
@@ -98,7 +111,7 @@ pub unsafe extern "C" fn volt_store_open(root: *const c_char, out: *mut *mut vol
         }
         let runtime = crate::new_runtime()?;
         let volt = open_volt(root.map(Path::new))?;
-        let handle = Box::into_raw(Box::new(volt_store_t { volt, runtime }));
+        let handle = Box::into_raw(Box::new(volt_store_t { volt, runtime, containers: OnceLock::new() }));
         // SAFETY: `out` is non-NULL (checked) and writable by the caller's guarantee.
         unsafe { put_out(out, handle) };
         Ok(())

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Build libvolt (debug), compile tests/c/test_volt.c against include/volt.h, and run it twice:
-# linked to libvolt.so (LD_LIBRARY_PATH) and linked statically to libvolt.a.
+# linked to libvolt.so (LD_LIBRARY_PATH) and linked statically to libvolt.a. The container tests
+# run real containers (as root) through target/debug/volt-supervisor, built here with volt-cli.
 #
 # Environment: CARGO_TARGET_DIR (default: <workspace>/target), CC (default: gcc),
-# VOLT_SKIP_BUILD=1 to use an already built library.
+# VOLT_SKIP_BUILD=1 to use an already built library, VOLT_SUPERVISOR (default: the one built).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,10 +17,11 @@ cc=${CC:-gcc}
 cflags="-Wall -Wextra -Werror -std=c11 -g -pthread"
 
 if [ "${VOLT_SKIP_BUILD:-0}" != 1 ]; then
-    (cd "$workspace" && cargo build -p volt-c)
+    (cd "$workspace" && cargo build -p volt-c -p volt-cli)
 fi
-for f in "$libdir/libvolt.so" "$libdir/libvolt.a"; do
-    [ -f "$f" ] || { echo "missing $f (build volt-c first)" >&2; exit 1; }
+export VOLT_SUPERVISOR="${VOLT_SUPERVISOR:-$libdir/volt-supervisor}"
+for f in "$libdir/libvolt.so" "$libdir/libvolt.a" "$VOLT_SUPERVISOR"; do
+    [ -f "$f" ] || { echo "missing $f (build volt-c and volt-cli first)" >&2; exit 1; }
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/volt-c-tests.XXXXXX")

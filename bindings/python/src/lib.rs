@@ -1,13 +1,16 @@
 //! `volt._volt`, the native half of the `volt` Python package.
 //!
 //! One thin class, `store::Store`, wraps [`volt_core::Volt`]; `images::Images` (its `images`
-//! attribute) wraps [`volt_core::image::Images`], and `registry::RegistryServer` a running
+//! attribute) wraps [`volt_core::image::Images`], `containers::Containers` (its `containers`
+//! attribute) [`volt_core::container::Containers`] with `containers::Volumes` as its `volumes`,
+//! and `registry::RegistryServer` a running
 //! [`volt_registry`] server with its own tokio runtime. Every call that touches the disk or the
 //! network releases the GIL (async SDK calls run on the module's single tokio runtime); results
 //! cross into Python as the core's serde structs turned into plain dicts (see `convert.rs`);
 //! errors become the exception class for their [`volt_core::ErrorKind`] (see `error.rs`);
 //! progress callbacks are bridged in `progress.rs`.
 
+mod containers;
 mod convert;
 mod error;
 mod images;
@@ -65,6 +68,8 @@ where
 fn _volt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
     m.add_class::<images::Images>()?;
+    m.add_class::<containers::Containers>()?;
+    m.add_class::<containers::Volumes>()?;
     m.add_class::<registry::RegistryServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -8,6 +8,7 @@ use volt_core::cas::{Algorithm, CheckoutMode, RefName};
 use volt_core::{Config, PutOptions, Volt};
 
 use crate::block_on;
+use crate::containers::Containers;
 use crate::convert::to_python;
 use crate::error::{self, IntoPyResult};
 use crate::images::Images;
@@ -24,6 +25,7 @@ use crate::registry::{self, RegistryServer};
 pub(crate) struct Store {
     volt: Volt,
     images: Py<Images>,
+    containers: Py<Containers>,
 }
 
 fn ref_name(name: &str) -> PyResult<RefName> {
@@ -63,13 +65,21 @@ impl Store {
             })
             .py_err()?;
         let images = Py::new(py, Images::new(volt.images().py_err()?.clone()))?;
-        Ok(Store { volt, images })
+        let root = volt.paths().root.display().to_string();
+        let containers = Py::new(py, Containers::new(py, volt.containers().py_err()?, root)?)?;
+        Ok(Store { volt, images, containers })
     }
 
     /// The store's images (`volt.Images`).
     #[getter]
     fn images(&self, py: Python<'_>) -> Py<Images> {
         self.images.clone_ref(py)
+    }
+
+    /// The containers and named volumes of this installation (`volt.Containers`).
+    #[getter]
+    fn containers(&self, py: Python<'_>) -> Py<Containers> {
+        self.containers.clone_ref(py)
     }
 
     /// The store directory (`<root>/var/lib/volt/cas`).

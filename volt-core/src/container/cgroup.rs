@@ -252,6 +252,10 @@ impl Cgroup {
                     Err(e) => return Err(Error::io("remove cgroup", d, e)),
                 }
             }
+            // The parent goes with its last child (fails harmlessly while others remain).
+            if let Some(parent) = d.parent() {
+                let _ = fs::remove_dir(parent);
+            }
         }
         Ok(())
     }

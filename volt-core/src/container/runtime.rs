@@ -402,7 +402,9 @@ impl Containers {
 
     fn stop_locked(&self, n: &ContainerName, timeout: Option<u64>) -> Result<ContainerInfo> {
         let info = self.inspect_n(n, true)?;
-        info.state.status.transition(Status::Stopped, n.as_str())?;
+        if info.state.status == Status::Stopped {
+            return Err(Error::Conflict(format!("container {n} is not running (stopped)")));
+        }
         if !is_running(&info.state) {
             // A failed container is "stopped" by recording it so.
             let mut st = info.state;
@@ -475,7 +477,7 @@ impl Containers {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
             if !is_running(&info.state) {
-                return Err(Error::InvalidState { name: n.to_string(), from: info.state.status, to: Status::Stopped });
+                return Err(Error::Conflict(format!("container {n} is not running ({})", info.state.status)));
             }
             if info.state.backend.as_deref() == Some("systemd") {
                 return self.systemd()?.kill(&unit_name(&n), signal);
@@ -561,11 +563,10 @@ impl Containers {
 
     fn running_cgroup(&self, info: &ContainerInfo) -> Result<Cgroup> {
         if !is_running(&info.state) {
-            return Err(Error::InvalidState {
-                name: info.config.name.to_string(),
-                from: info.state.status,
-                to: Status::Running,
-            });
+            return Err(Error::Conflict(format!(
+                "container {} is not running ({})",
+                info.config.name, info.state.status
+            )));
         }
         if let Some(cg) = &info.state.cgroup {
             return Ok(cg.clone());
@@ -597,10 +598,9 @@ impl Containers {
         })?;
         let mut cmd = Command::new("nsenter");
         cmd.arg("-t").arg(init.to_string()).args(["-m", "-u", "-i", "-n", "-p", "-C", "-r"]);
-        match &info.config.workdir {
-            Some(w) => cmd.arg(format!("--wd={w}")),
-            None => cmd.arg("--wd=/"),
-        };
+        // --wdns resolves the directory inside the container's root (--wd=DIR would be the
+        // host's DIR).
+        cmd.arg(format!("--wdns={}", info.config.workdir.as_deref().unwrap_or("/")));
         if let Some(u) = &info.config.user {
             let (uid, gid) = u.split_once(':').unwrap_or((u, u));
             if uid.parse::<u32>().is_ok() && gid.parse::<u32>().is_ok() {
@@ -802,6 +802,11 @@ impl Containers {
         rm: bool,
         on_line: &mut dyn FnMut(&LogLine),
     ) -> Result<ContainerInfo> {
+        if detach && rm {
+            return Err(Error::InvalidArgument(
+                "--rm needs an attached run (without -d): delete a detached container yourself".into(),
+            ));
+        }
         let info = self.create(name, image, opts)?;
         let n = info.config.name.to_string();
         if let Err(e) = self.start(&n) {

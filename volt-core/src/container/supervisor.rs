@@ -51,6 +51,18 @@ pub struct SupervisorArgs {
     pub ready_fd: Option<RawFd>,
 }
 
+/// An error with its causes, `outer: inner: …`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 /// Human signal names for reasons.
 pub fn signal_name(sig: i32) -> String {
     let n = match sig {
@@ -219,7 +231,7 @@ pub fn supervisor_main() -> i32 {
     match sup.run() {
         Ok(()) => 0,
         Err(e) => {
-            sup.report(&format!("error: {e}"));
+            sup.report(&format!("error: {}", chain(&e)));
             1
         }
     }
@@ -277,11 +289,12 @@ impl Supervisor {
             let child = match self.spawn(&argv) {
                 Ok(c) => c,
                 Err(e) => {
+                    let _ = cg.remove();
                     let mut st = self.state()?;
                     st.status = Status::Failed;
                     st.pid = None;
                     st.supervisor = None;
-                    st.reason = Some(format!("cannot start systemd-nspawn: {e}"));
+                    st.reason = Some(format!("cannot start systemd-nspawn: {}", chain(&e)));
                     st.finished = Some(super::logs::timestamp());
                     save_state(&dir, &st)?;
                     break Err(e);

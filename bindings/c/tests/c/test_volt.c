@@ -2,7 +2,8 @@
  * C-side tests of libvolt: the ABI conventions (NULL arguments, error kinds, out parameters left
  * untouched on failure, free functions accepting NULL), the store operations end to end, and
  * images (import, export, tag, container roots, progress callbacks) pushed to and pulled from a
- * registry served by the library itself.
+ * registry served by the library itself, and real containers and named volumes from a busybox
+ * image (as root, with systemd-nspawn and VOLT_SUPERVISOR; skipped otherwise, failed with CI=true).
  *
  * Usage: test_volt SCRATCH_DIR
  *   SCRATCH_DIR is an empty, writable directory. The store opened with a NULL root follows
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "volt.h"
@@ -492,6 +494,373 @@ static void test_images(volt_store_t *store, const char *scratch) {
     }
 }
 
+/* ---- containers and volumes ---- */
+
+/* Copy a file (the busybox binary into the test root filesystem). */
+static int copy_file(const char *from, const char *to, mode_t mode) {
+    char buf[65536];
+    FILE *in = fopen(from, "rb");
+    if (in == NULL) {
+        return -1;
+    }
+    FILE *out = fopen(to, "wb");
+    if (out == NULL) {
+        fclose(in);
+        return -1;
+    }
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (fwrite(buf, 1, n, out) != n) {
+            rc = -1;
+            break;
+        }
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        rc = -1;
+    }
+    return rc == 0 ? chmod(to, mode) : rc;
+}
+
+/* Is `name` an executable file in one of the PATH directories? */
+static int on_path(const char *name) {
+    const char *path = getenv("PATH");
+    char dir[4096], full[4200];
+    while (path != NULL && *path != '\0') {
+        const char *end = strchr(path, ':');
+        size_t n = end != NULL ? (size_t)(end - path) : strlen(path);
+        if (n > 0 && n < sizeof dir) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+            snprintf(full, sizeof full, "%s/%s", dir, name);
+            if (access(full, X_OK) == 0) {
+                return 1;
+            }
+        }
+        path = end != NULL ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Delete a container, running or not, ignoring every error (cleanup). */
+static void force_delete(volt_store_t *store, const char *name) {
+    volt_error_free(volt_container_delete(store, name, true));
+}
+
+/* A started container's init process may not exist yet when start returns ("no init process
+ * yet", ERR_GENERAL): wait up to 10 s until a command can be run in it. */
+static int exec_ready(volt_store_t *store, const char *name) {
+    const char *argv[] = {"sh", "-c", "true"};
+    for (int i = 0; i < 200; i++) {
+        int status = -1;
+        uint8_t *out = NULL, *err_buf = NULL;
+        size_t out_len = 0, err_len = 0;
+        volt_error_t *err =
+            volt_container_exec_output(store, name, argv, 3, &status, &out, &out_len, &err_buf, &err_len);
+        int kind = volt_error_kind(err);
+        volt_error_free(err);
+        volt_bytes_free(out, out_len);
+        volt_bytes_free(err_buf, err_len);
+        if (kind == VOLT_OK) {
+            return status == 0;
+        }
+        if (kind != VOLT_ERR_GENERAL) {
+            return 0;
+        }
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+static void test_containers(volt_store_t *store, const char *scratch) {
+    const char *ci = getenv("CI");
+    const char *why = NULL;
+    if (geteuid() != 0) {
+        why = "not root";
+    } else if (access("/bin/busybox", X_OK) != 0) {
+        why = "no /bin/busybox";
+    } else if (!on_path("systemd-nspawn")) {
+        why = "no systemd-nspawn on PATH";
+    } else if (getenv("VOLT_SUPERVISOR") == NULL) {
+        why = "VOLT_SUPERVISOR is not set (run_c_tests.sh sets it)";
+    }
+    if (why != NULL) {
+        if (ci != NULL && strcmp(ci, "true") == 0) {
+            check(0, "container tests can run (CI=true)");
+        }
+        printf("# skip container tests: %s\n", why);
+        return;
+    }
+
+    char path[4096], path2[4096];
+    char run[64], svc[64], vol_user[64], vol[64], generated[128];
+    char *json = NULL;
+    int pid = (int)getpid();
+    snprintf(run, sizeof run, "c-run-%d", pid);
+    snprintf(svc, sizeof svc, "c-svc-%d", pid);
+    snprintf(vol_user, sizeof vol_user, "c-vol-user-%d", pid);
+    snprintf(vol, sizeof vol, "c-vol-%d", pid);
+    generated[0] = '\0';
+
+    /* A busybox root filesystem: sh, echo, cat, sleep and ls. */
+    const char *dirs[] = {"bb", "bb/bin", "bb/usr"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", scratch, dirs[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, sizeof path, "%s/bb/bin/busybox", scratch);
+    int copied = copy_file("/bin/busybox", path, 0755) == 0;
+    const char *applets[] = {"sh", "echo", "cat", "sleep", "ls"};
+    for (size_t i = 0; i < sizeof applets / sizeof applets[0]; i++) {
+        snprintf(path, sizeof path, "%s/bb/bin/%s", scratch, applets[i]);
+        copied = copied && symlink("busybox", path) == 0;
+    }
+    snprintf(path, sizeof path, "%s/bb", scratch);
+    check(copied && kind_of(volt_image_import(store, path, "c/busybox:1", NULL, NULL, &json)) == VOLT_OK,
+          "busybox root filesystem imported as c/busybox:1");
+    volt_string_free(json);
+    json = NULL;
+
+    /* ---- argument errors ---- */
+    json = (char *)"untouched";
+    check(kind_of(volt_container_create(store, "Bad Name", "c/busybox:1", NULL, &json)) == VOLT_ERR_USAGE &&
+              strcmp(json, "untouched") == 0,
+          "container create with a bad name is ERR_USAGE (2), out untouched");
+    check(kind_of(volt_container_create(store, run, "c/busybox:1", "{\"comand\":[\"x\"]}", &json)) ==
+              VOLT_ERR_USAGE,
+          "container create with an unknown option key is ERR_USAGE");
+    check(kind_of(volt_container_create(store, run, "c/busybox:1", "[1,2", &json)) == VOLT_ERR_USAGE,
+          "container create with malformed options JSON is ERR_USAGE");
+    check(kind_of(volt_container_create(store, run, "c/busybox:1", "{\"memory\":\"12Q\"}", &json)) ==
+              VOLT_ERR_USAGE,
+          "container create with a bad memory size is ERR_USAGE");
+    check(kind_of(volt_container_create(store, run, "c/busybox:1", "{\"restart\":\"sometimes\"}", &json)) ==
+              VOLT_ERR_USAGE,
+          "container create with a bad restart policy is ERR_USAGE");
+    check(kind_of(volt_container_create(store, run, "c/none:1", NULL, &json)) == VOLT_ERR_NOT_FOUND,
+          "container create from a missing image is ERR_NOT_FOUND");
+    check(kind_of(volt_container_create(store, run, NULL, NULL, &json)) == VOLT_ERR_USAGE,
+          "container create with a NULL image is ERR_USAGE");
+    check(kind_of(volt_container_create(store, run, "c/busybox:1", NULL, NULL)) == VOLT_ERR_USAGE,
+          "container create with a NULL json_out is ERR_USAGE");
+    json = (char *)"untouched";
+    check(kind_of(volt_container_inspect(store, "c-no-such-container", &json)) == VOLT_ERR_NOT_FOUND &&
+              strcmp(json, "untouched") == 0,
+          "inspect of an unknown container is ERR_NOT_FOUND (3)");
+    check(kind_of(volt_container_inspect(store, "a/b", &json)) == VOLT_ERR_USAGE,
+          "inspect with a bad name is ERR_USAGE");
+    check(kind_of(volt_container_start(store, "c-no-such-container", NULL)) == VOLT_ERR_NOT_FOUND,
+          "start of an unknown container is ERR_NOT_FOUND");
+    check(kind_of(volt_container_delete(store, "c-no-such-container", true)) == VOLT_ERR_NOT_FOUND,
+          "delete of an unknown container is ERR_NOT_FOUND");
+    json = NULL;
+
+    /* ---- run attached ---- */
+    check(kind_of(volt_container_run(store, run, "c/busybox:1",
+                                     "{\"command\":[\"sh\",\"-c\",\"echo hello; echo oops >&2; exit 3\"]}", false,
+                                     &json)) == VOLT_OK &&
+              contains(json, "\"exit_code\":3") && contains(json, "\"lines\":[") && contains(json, "\"hello\"") &&
+              contains(json, "\"oops\""),
+          "run: exit code 3, output lines collected");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_inspect(store, run, &json)) == VOLT_OK && contains(json, "\"exit_code\":3") &&
+              !contains(json, "\"status\":\"running\""),
+          "run without rm keeps the ended container");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_logs(store, run, -1, &json)) == VOLT_OK && contains(json, "\"hello\"") &&
+              contains(json, "\"oops\""),
+          "logs: every line");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_logs(store, run, 0, &json)) == VOLT_OK && strcmp(json, "[]") == 0,
+          "logs: tail 0 is no line");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_delete(store, run, false)) == VOLT_OK &&
+              kind_of(volt_container_inspect(store, run, &json)) == VOLT_ERR_NOT_FOUND,
+          "delete of an ended container without force");
+
+    check(kind_of(volt_container_run(store, NULL, "c/busybox:1",
+                                     "{\"command\":[\"sh\",\"-c\",\"echo $GREETING from box\"],"
+                                     "\"env\":[\"GREETING=hi\"]}",
+                                     true, &json)) == VOLT_OK &&
+              contains(json, "\"exit_code\":0") && contains(json, "hi from"),
+          "run with a generated name, env and rm");
+    json_string(json, "name", generated, sizeof generated);
+    volt_string_free(json);
+    json = NULL;
+    check(generated[0] != '\0' && kind_of(volt_container_inspect(store, generated, &json)) == VOLT_ERR_NOT_FOUND,
+          "run with rm deletes the container");
+
+    /* ---- create, start, exec, stats, update, stop ---- */
+    check(kind_of(volt_container_create(store, svc, "c/busybox:1",
+                                        "{\"command\":[\"sleep\",\"1000\"],\"env\":[\"COLOR=blue\"],"
+                                        "\"memory\":\"64M\",\"pids\":50}",
+                                        &json)) == VOLT_OK &&
+              contains(json, "\"status\":\"stopped\"") && contains(json, "\"memory\":67108864") &&
+              contains(json, "\"pids\":50"),
+          "create: a stopped container with limits");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_create(store, svc, "c/busybox:1", NULL, &json)) == VOLT_ERR_ALREADY_EXISTS,
+          "create of a taken name is ERR_ALREADY_EXISTS");
+    check(kind_of(volt_container_start(store, svc, &json)) == VOLT_OK && contains(json, "\"status\":\"running\""),
+          "start: running");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_start(store, svc, NULL)) == VOLT_ERR_CONFLICT,
+          "start of a running container is ERR_CONFLICT (9)");
+    check(exec_ready(store, svc), "the started container runs commands");
+
+    {
+        const char *argv[] = {"echo", "hi"};
+        int status = -1;
+        uint8_t *out = NULL, *err_buf = NULL;
+        size_t out_len = 0, err_len = 0;
+        check(kind_of(volt_container_exec_output(store, svc, argv, 2, &status, &out, &out_len, &err_buf, &err_len)) ==
+                      VOLT_OK &&
+                  status == 0 && out_len == 3 && memcmp(out, "hi\n", 3) == 0 && err_buf != NULL && err_len == 0,
+              "exec_output echo hi: status 0, \"hi\\n\", no stderr");
+        volt_bytes_free(out, out_len);
+        volt_bytes_free(err_buf, err_len);
+        const char *argv2[] = {"sh", "-c", "echo $COLOR; echo bad >&2; exit 7"};
+        out = err_buf = NULL;
+        check(kind_of(volt_container_exec_output(store, svc, argv2, 3, &status, &out, &out_len, &err_buf,
+                                                 &err_len)) == VOLT_OK &&
+                  status == 7 && out_len == 5 && memcmp(out, "blue\n", 5) == 0 && err_len == 4 &&
+                  memcmp(err_buf, "bad\n", 4) == 0,
+              "exec_output: exit status, the container's env, stderr");
+        volt_bytes_free(out, out_len);
+        volt_bytes_free(err_buf, err_len);
+        out = NULL;
+        check(kind_of(volt_container_exec_output(store, svc, argv, 0, &status, &out, &out_len, &err_buf,
+                                                 &err_len)) == VOLT_ERR_USAGE &&
+                  out == NULL,
+              "exec_output with no arguments is ERR_USAGE");
+        check(kind_of(volt_container_exec_output(store, svc, argv, 2, NULL, &out, &out_len, &err_buf, &err_len)) ==
+                  VOLT_ERR_USAGE,
+              "exec_output with a NULL status_out is ERR_USAGE");
+    }
+
+    check(kind_of(volt_container_stats(store, svc, &json)) == VOLT_OK && contains(json, "\"cpu_ns\":") &&
+              contains(json, "\"pids\":"),
+          "stats of a running container");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_top(store, 100, &json)) == VOLT_OK && contains(json, svc) &&
+              contains(json, "\"cpu_percent\":"),
+          "top lists the running container");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_update(store, svc, "128M", -1, 64, &json)) == VOLT_OK &&
+              contains(json, "\"memory\":134217728") && contains(json, "\"pids\":64"),
+          "update: memory and pids of a running container");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_update(store, svc, "lots", -1, -1, &json)) == VOLT_ERR_USAGE,
+          "update with a bad memory size is ERR_USAGE");
+    check(kind_of(volt_container_update(store, svc, NULL, 0, -1, &json)) == VOLT_ERR_USAGE,
+          "update with cpu 0 is ERR_USAGE");
+    check(kind_of(volt_container_kill(store, svc, 0)) == VOLT_ERR_USAGE, "kill with signal 0 is ERR_USAGE");
+    check(kind_of(volt_container_wait(store, svc, 200, &json)) == VOLT_ERR_TIMEOUT,
+          "wait for a running container with a timeout is ERR_TIMEOUT (7)");
+    check(kind_of(volt_container_delete(store, svc, false)) == VOLT_ERR_CONFLICT,
+          "delete of a running container without force is ERR_CONFLICT");
+    check(kind_of(volt_container_list(store, &json)) == VOLT_OK && contains(json, svc) &&
+              contains(json, "\"status\":\"running\""),
+          "list shows the running container");
+    volt_string_free(json);
+    json = NULL;
+
+    check(kind_of(volt_container_stop(store, svc, 5, &json)) == VOLT_OK && contains(json, "\"status\":\"stopped\""),
+          "stop: stopped");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_stop(store, svc, -1, NULL)) == VOLT_ERR_CONFLICT,
+          "stop of a stopped container is ERR_CONFLICT");
+    {
+        const char *argv[] = {"true"};
+        int status = -1;
+        uint8_t *out = NULL, *err_buf = NULL;
+        size_t out_len = 0, err_len = 0;
+        check(kind_of(volt_container_exec_output(store, svc, argv, 1, &status, &out, &out_len, &err_buf,
+                                                 &err_len)) == VOLT_ERR_CONFLICT,
+              "exec_output in a stopped container is ERR_CONFLICT");
+    }
+    check(kind_of(volt_container_stats(store, svc, &json)) == VOLT_ERR_CONFLICT,
+          "stats of a stopped container is ERR_CONFLICT");
+    check(kind_of(volt_container_kill(store, svc, 9)) == VOLT_ERR_CONFLICT,
+          "kill of a stopped container is ERR_CONFLICT");
+
+    check(kind_of(volt_container_restart(store, svc, 5, &json)) == VOLT_OK &&
+              contains(json, "\"status\":\"running\""),
+          "restart of a stopped container starts it");
+    volt_string_free(json);
+    json = NULL;
+    check(exec_ready(store, svc), "the restarted container runs commands");
+    check(kind_of(volt_container_kill(store, svc, 9)) == VOLT_OK &&
+              kind_of(volt_container_wait(store, svc, 30000, &json)) == VOLT_OK &&
+              !contains(json, "\"status\":\"running\"") && contains(json, "\"exit_code\":137"),
+          "kill 9, then wait: ended with status 137");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_delete(store, svc, false)) == VOLT_OK, "delete of the killed container");
+
+    /* ---- volumes ---- */
+    check(kind_of(volt_volume_create(store, vol, &json)) == VOLT_OK && contains(json, vol) &&
+              contains(json, "\"used_by\":[]"),
+          "volume create");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_volume_create(store, vol, &json)) == VOLT_ERR_ALREADY_EXISTS,
+          "volume create of an existing name is ERR_ALREADY_EXISTS");
+    check(kind_of(volt_volume_create(store, "Bad Vol", &json)) == VOLT_ERR_USAGE,
+          "volume create with a bad name is ERR_USAGE");
+    check(kind_of(volt_volume_list(store, &json)) == VOLT_OK && contains(json, vol), "volume list");
+    volt_string_free(json);
+    json = NULL;
+    snprintf(path, sizeof path,
+             "{\"command\":[\"sh\",\"-c\",\"echo data > /data/f; cat /data/f\"],\"volumes\":[\"%s:/data\"]}", vol);
+    check(kind_of(volt_container_run(store, vol_user, "c/busybox:1", path, false, &json)) == VOLT_OK &&
+              contains(json, "\"exit_code\":0") && contains(json, "\"data\""),
+          "run with a named volume mounted");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_volume_inspect(store, vol, &json)) == VOLT_OK && contains(json, vol_user),
+          "volume inspect names the container using it");
+    json_string(json, "path", path2, sizeof path2);
+    volt_string_free(json);
+    json = NULL;
+    strncat(path2, "/f", sizeof path2 - strlen(path2) - 1);
+    check(file_equals(path2, "data\n"), "the volume keeps what the container wrote");
+    check(kind_of(volt_volume_remove(store, vol)) == VOLT_ERR_CONFLICT,
+          "volume remove while a container uses it is ERR_CONFLICT");
+    check(kind_of(volt_container_delete(store, vol_user, false)) == VOLT_OK &&
+              kind_of(volt_volume_remove(store, vol)) == VOLT_OK,
+          "volume remove once the container is gone");
+    check(kind_of(volt_volume_inspect(store, vol, &json)) == VOLT_ERR_NOT_FOUND,
+          "volume inspect of a removed volume is ERR_NOT_FOUND");
+    check(kind_of(volt_volume_remove(store, vol)) == VOLT_ERR_NOT_FOUND,
+          "volume remove of a missing volume is ERR_NOT_FOUND");
+
+    /* Cleanup, whatever failed above. */
+    force_delete(store, run);
+    force_delete(store, svc);
+    force_delete(store, vol_user);
+    if (generated[0] != '\0') {
+        force_delete(store, generated);
+    }
+    volt_error_free(volt_volume_remove(store, vol));
+    check(kind_of(volt_container_list(store, &json)) == VOLT_OK && strcmp(json, "[]") == 0 &&
+              kind_of(volt_image_remove(store, "c/busybox:1")) == VOLT_OK,
+          "no container left; the image can be removed");
+    volt_string_free(json);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
@@ -730,6 +1099,7 @@ int main(int argc, char **argv) {
     volt_string_free(digest);
 
     test_images(store, scratch);
+    test_containers(store, scratch);
     volt_store_free(store);
 
     printf("C: %d passed, %d failed\n", passed, failed);

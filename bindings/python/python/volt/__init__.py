@@ -18,6 +18,11 @@ Images live in the same store (:attr:`Store.images`) and can be served as an OCI
         other = volt.Store("/tmp/volt-other")
         other.images.pull(f"{registry.address}/demo:v1", "demo:v1", token=token)
 
+Containers run from those images (:attr:`Store.containers`, as root)::
+
+    info, lines = store.containers.run(None, "demo:v1", command=["sh", "-c", "echo hi"], rm=True)
+    assert info["state"]["exit_code"] == 0 and "hi" in lines
+
 Errors are :class:`VoltError` subclasses, one per Volt error kind, which also derive from the
 matching builtin (:class:`NotFoundError` is a :class:`FileNotFoundError`). Result shapes are
 described in :mod:`volt.types`.
@@ -41,7 +46,7 @@ from ._errors import (
     VoltPermissionError,
     VoltTimeoutError,
 )
-from ._volt import Images, RegistryServer, Store, __version__
+from ._volt import Containers, Images, RegistryServer, Store, Volumes, __version__
 
 # Listed out (not built from _errors.__all__) because type checkers and mypy.stubtest only read
 # a literal __all__.
@@ -49,6 +54,8 @@ __all__ = [
     "__version__",
     "Store",
     "Images",
+    "Containers",
+    "Volumes",
     "RegistryServer",
     "types",
     "VoltError",

@@ -7,26 +7,33 @@ from typing import final
 
 from volt.types import (
     AliasAlgorithm,
+    Backend,
     BuildReport,
+    CgroupStats,
     CheckoutMode,
     CheckoutReport,
+    ContainerInfo,
     DedupReport,
     ExportReport,
     GcReport,
     ImageRecord,
     ImageSummary,
+    MemoryArg,
     ObjectInfo,
     ProgressCallback,
     PushReport,
     PutOutcome,
     RefEntry,
+    RestartPolicy,
     RootfsMount,
     Status,
     StrPath,
+    TopEntry,
     VerifyReport,
+    Volume,
 )
 
-__all__ = ["Store", "Images", "RegistryServer", "__version__"]
+__all__ = ["Store", "Images", "Containers", "Volumes", "RegistryServer", "__version__"]
 
 __version__: str
 
@@ -48,6 +55,9 @@ class Store:
     @property
     def images(self) -> Images:
         """The store's images."""
+    @property
+    def containers(self) -> Containers:
+        """The containers and named volumes of this installation."""
     def put_file(self, path: StrPath, ref: str | None = None, also: Sequence[AliasAlgorithm] = ()) -> PutOutcome:
         """Store a file; ``ref`` names it, ``also`` records SHA-2 aliases."""
     def put_bytes(
@@ -147,6 +157,101 @@ class Images:
         """Make ``container_dir/rootfs`` from the image: an overlayfs, or a private copy."""
     def remove_rootfs(self, container_dir: StrPath) -> None:
         """Undo :meth:`create_rootfs` (idempotent)."""
+
+@final
+class Containers:
+    """The containers of one installation (:attr:`Store.containers`).
+
+    Containers run on systemd-nspawn, supervised by systemd where it is PID 1, otherwise by
+    ``volt-supervisor`` processes (``VOLT_SUPERVISOR``, next to the program, or on ``PATH``);
+    running them needs root. Every method releases the GIL while it works and raises a
+    :class:`volt.VoltError` subclass on failure.
+    """
+
+    @property
+    def backend(self) -> Backend:
+        """The supervisor in use."""
+    @property
+    def volumes(self) -> Volumes:
+        """The named volumes."""
+    def create(
+        self,
+        name: str | None,
+        image: str,
+        *,
+        command: Sequence[str] = (),
+        env: Sequence[str] = (),
+        volumes: Sequence[str] = (),
+        workdir: str | None = None,
+        user: str | None = None,
+        hostname: str | None = None,
+        memory: MemoryArg | None = None,
+        cpu: int | None = None,
+        pids: int | None = None,
+        restart: RestartPolicy = "no",
+        copy_rootfs: bool = False,
+    ) -> ContainerInfo:
+        """Create a stopped container (``name`` None: a generated name) from ``image``."""
+    def run(
+        self,
+        name: str | None,
+        image: str,
+        *,
+        command: Sequence[str] = (),
+        env: Sequence[str] = (),
+        volumes: Sequence[str] = (),
+        workdir: str | None = None,
+        user: str | None = None,
+        hostname: str | None = None,
+        memory: MemoryArg | None = None,
+        cpu: int | None = None,
+        pids: int | None = None,
+        restart: RestartPolicy = "no",
+        copy_rootfs: bool = False,
+        rm: bool = False,
+    ) -> tuple[ContainerInfo, builtins.list[str]]:
+        """Create, start and wait for a container; returns its final record and output lines."""
+    def start(self, name: str) -> ContainerInfo:
+        """Start a stopped or failed container."""
+    def stop(self, name: str, timeout: int | None = None) -> ContainerInfo:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (default: the configured one)."""
+    def restart(self, name: str, timeout: int | None = None) -> ContainerInfo:
+        """Stop if running, then start."""
+    def kill(self, name: str, signal: int = 9) -> None:
+        """Send ``signal`` to the container's workload."""
+    def delete(self, name: str, force: bool = False) -> None:
+        """Delete a container (``force``: stop a running one first)."""
+    def inspect(self, name: str) -> ContainerInfo:
+        """The container's record with its live state."""
+    def list(self) -> builtins.list[ContainerInfo]:
+        """All containers, sorted by name."""
+    def exec_output(self, name: str, argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+        """Run ``argv`` in the running container: ``(status, stdout, stderr)``."""
+    def logs(self, name: str, tail: int | None = None) -> builtins.list[str]:
+        """The container's log lines, the last ``tail`` or all kept."""
+    def wait(self, name: str, timeout: float | None = None) -> ContainerInfo:
+        """Wait until the container no longer runs (at most ``timeout`` seconds)."""
+    def update(
+        self, name: str, memory: MemoryArg | None = None, cpu: int | None = None, pids: int | None = None
+    ) -> ContainerInfo:
+        """Change limits; a running container's cgroup is updated at once."""
+    def stats(self, name: str) -> CgroupStats:
+        """Usage counters of a running container."""
+    def top(self, interval: float = 1.0) -> builtins.list[TopEntry]:
+        """Every running container's usage, CPU measured over ``interval`` seconds."""
+
+@final
+class Volumes:
+    """The named volumes of one installation (:attr:`Containers.volumes`)."""
+
+    def create(self, name: str) -> Volume:
+        """Create a volume."""
+    def list(self) -> builtins.list[Volume]:
+        """All volumes, sorted by name."""
+    def inspect(self, name: str) -> Volume:
+        """A volume with the containers using it."""
+    def remove(self, name: str) -> None:
+        """Remove a volume and its data (not while a container uses it)."""
 
 @final
 class RegistryServer:

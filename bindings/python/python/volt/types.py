@@ -1,4 +1,5 @@
-"""Shapes of the values :class:`volt.Store` and :class:`volt.Images` return, for type checkers.
+"""Shapes of the values :class:`volt.Store`, :class:`volt.Images`, :class:`volt.Containers` and
+:class:`volt.Volumes` return, for type checkers.
 
 Every report is a plain ``dict`` whose keys are the field names of the Rust struct it comes from
 (``volt_cas::BuildReport``, ``volt_core::image::ImageRecord`` and so on). Object ids are
@@ -37,6 +38,20 @@ __all__ = [
     "PushReport",
     "RootfsMode",
     "RootfsMount",
+    "ContainerStatus",
+    "RestartPolicy",
+    "Backend",
+    "MemoryArg",
+    "Mount",
+    "Limits",
+    "ContainerConfig",
+    "ProcRef",
+    "Cgroup",
+    "ContainerState",
+    "ContainerInfo",
+    "CgroupStats",
+    "TopEntry",
+    "Volume",
 ]
 
 #: A filesystem path argument.
@@ -58,6 +73,14 @@ ProgressPhase = Union[
 ]
 #: How a container root filesystem was made.
 RootfsMode = Union[Literal["overlay"], Literal["copy"]]
+#: Where a container is in its life.
+ContainerStatus = Union[Literal["stopped"], Literal["running"], Literal["failed"], Literal["deleted"]]
+#: What to do when a container's workload exits.
+RestartPolicy = Union[Literal["no"], Literal["on-failure"], Literal["always"]]
+#: The supervisor running containers: systemd units, or Volt's own ``volt-supervisor``.
+Backend = Union[Literal["systemd"], Literal["direct"]]
+#: A memory limit argument: bytes, or a size such as ``"512M"`` or ``"1G"`` (at least 1 MiB).
+MemoryArg = Union[int, str]
 
 
 class PutOutcome(TypedDict):
@@ -288,3 +311,108 @@ class RootfsMount(TypedDict):
     mode: RootfsMode
     lower: Optional[str]
     upper: Optional[str]
+
+
+# --- containers ----------------------------------------------------------------------------------
+
+
+class Mount(TypedDict):
+    """A mount into a container (``volt_core::container::Mount``); a named volume appears as its
+    directory."""
+
+    source: str
+    target: str
+    read_only: bool
+
+
+class Limits(TypedDict):
+    """Resource limits (``volt_core::container::Limits``): memory in bytes, CPU in percent of one
+    CPU, most tasks; ``None`` is unlimited."""
+
+    memory: Optional[int]
+    cpu: Optional[int]
+    pids: Optional[int]
+
+
+class ContainerConfig(TypedDict):
+    """A container's configuration (``volt_core::container::ContainerConfig``)."""
+
+    name: str
+    image: str
+    command: List[str]
+    env: List[str]
+    workdir: Optional[str]
+    user: Optional[str]
+    hostname: Optional[str]
+    mounts: List[Mount]
+    limits: Limits
+    restart: RestartPolicy
+    labels: Dict[str, str]
+
+
+class ProcRef(TypedDict):
+    """A recorded process: pid and start time (``volt_core::container::ProcRef``)."""
+
+    pid: int
+    start_time: int
+
+
+class Cgroup(TypedDict):
+    """A container's cgroup (``volt_core::container::cgroup::Cgroup``): ``dirs`` is
+    ``[controller, directory]`` pairs (one pair with an empty controller on cgroup v2)."""
+
+    v2: bool
+    dirs: List[List[str]]
+
+
+class ContainerState(TypedDict):
+    """A container's runtime state (``volt_core::container::ContainerState``); times are RFC 3339."""
+
+    status: ContainerStatus
+    created: str
+    pid: Optional[int]
+    started: Optional[str]
+    finished: Optional[str]
+    exit_code: Optional[int]
+    reason: Optional[str]
+    backend: Optional[Backend]
+    supervisor: Optional[ProcRef]
+    cgroup: Optional[Cgroup]
+    restarts: int
+
+
+class ContainerInfo(TypedDict):
+    """A container (``volt_core::container::ContainerInfo``)."""
+
+    config: ContainerConfig
+    state: ContainerState
+    rootfs: RootfsMount
+
+
+class CgroupStats(TypedDict):
+    """Usage counters of a running container (``volt_core::container::cgroup::CgroupStats``)."""
+
+    cpu_ns: int
+    memory: int
+    memory_limit: Optional[int]
+    io_read: int
+    io_write: int
+    pids: int
+    throttled_periods: int
+    oom_kills: int
+
+
+class TopEntry(CgroupStats):
+    """One running container in :meth:`volt.Containers.top` (``volt_core::container::TopEntry``)."""
+
+    name: str
+    cpu_percent: float
+
+
+class Volume(TypedDict):
+    """A named volume (``volt_core::container::Volume``)."""
+
+    name: str
+    created: str
+    path: str
+    used_by: List[str]
