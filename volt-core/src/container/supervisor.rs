@@ -186,6 +186,13 @@ fn pipe_nonblocking() -> std::io::Result<(File, File)> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
+/// Wait up to `d` for `f` to become readable (a pidfd: its process ended).
+fn wait_readable(f: &File, d: Duration) -> bool {
+    let mut p = libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, d.as_millis().min(i32::MAX as u128) as i32) > 0 }
+}
+
 fn set_nonblocking(fd: RawFd) {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
@@ -314,6 +321,15 @@ impl Supervisor {
                 st.finished = None;
             }
             save_state(&dir, &st)?;
+            if self.ready.is_some() {
+                // Report once the container's init runs (or nspawn has already ended), so that
+                // exec and kill work as soon as start returns.
+                let end = Instant::now() + Duration::from_secs(10);
+                while container_procs(child.pid).0.is_none()
+                    && !wait_readable(&child.pidfd, Duration::from_millis(1))
+                    && Instant::now() < end
+                {}
+            }
             self.report(&format!("ok {}", child.pid));
 
             let ended = self.watch(child, &mut sig_r, &mut log)?;
