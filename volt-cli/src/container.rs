@@ -231,7 +231,9 @@ fn attached_run(
     format: Format,
     quiet: bool,
 ) -> Result<View> {
-    let info = c.create(name, image, o)?;
+    let mut o = o.clone();
+    o.ephemeral |= rm;
+    let info = c.create(name, image, &o)?;
     let n = info.config.name.to_string();
     if name.is_none() && !quiet && format == Format::Table {
         eprintln!("volt: running container {n}");

@@ -140,6 +140,23 @@ fn run_gives_output_and_exit_code_sdk_and_cli() {
     assert!(fs::read_to_string(unit).unwrap().contains("--machine=once"));
     c.delete("once", false).unwrap();
 
+    // An ephemeral (run --rm) container's overlay is volatile; a root unmounted behind Volt's
+    // back (a reboot) is mounted again at start.
+    let mut o = sh("echo again");
+    o.ephemeral = true;
+    let info = c.create(Some("brief"), "busybox:1", &o).unwrap();
+    assert!(info.rootfs.volatile);
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mounts.lines().find(|l| l.contains(&*info.rootfs.path.to_string_lossy())).unwrap();
+    assert!(line.contains("volatile"), "{line}");
+    rustix::mount::unmount(&info.rootfs.path, rustix::mount::UnmountFlags::empty()).unwrap();
+    let done = c.run(Some("brief2"), "busybox:1", &sh("true"), false, true, &mut |_| {}).unwrap();
+    assert_eq!(done.state.exit_code, Some(0));
+    c.start("brief").unwrap();
+    assert_eq!(c.wait("brief", Some(Duration::from_secs(10))).unwrap().state.exit_code, Some(0));
+    assert_eq!(c.logs("brief", &LogQuery::default()).unwrap()[0].text, "again");
+    c.delete("brief", false).unwrap();
+
     // CLI: attached run streams output and exits with the workload's status; --rm removes it.
     let o = e.cli(&["container", "run", "--rm", "--image", "busybox:1", "--", "/bin/sh", "-c", "echo hi; exit 7"]);
     assert_eq!(code(&o), 7, "{}", text(&o.stderr));

@@ -9,15 +9,27 @@ use crate::error::{Error, Result};
 /// Replace `path` with `data` atomically and durably: write a temporary file beside it, fsync,
 /// rename over, fsync the directory. A crash leaves the old or the new content, never a mix.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_replace(path, data, true)
+}
+
+/// Replace `path` with `data` atomically (temporary file renamed over it); `durable` adds the
+/// fsyncs that make the new content survive a power loss. Without them a process crash still
+/// leaves the old or the new content.
+pub(crate) fn write_replace(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let r = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     r.map_err(|e| {
         let _ = fs::remove_file(&tmp);

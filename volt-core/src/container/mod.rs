@@ -209,6 +209,9 @@ pub struct ContainerConfig {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Deleted when it ends (`run --rm`); see [`CreateOptions::ephemeral`].
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 /// Check an environment entry (`KEY=value`, KEY a shell-style name).

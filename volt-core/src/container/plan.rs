@@ -179,6 +179,7 @@ mod tests {
             limits: Limits { memory: Some(32 << 20), cpu: Some(50), pids: Some(5) },
             restart: RestartPolicy::OnFailure,
             labels: Default::default(),
+            ephemeral: false,
         }
     }
 

@@ -258,7 +258,8 @@ impl Containers {
         let dir = self.paths.units_dir();
         fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
         let p = dir.join(unit_name(&info.config.name));
-        crate::fsutil::write_atomic(&p, unit.as_bytes())?;
+        // Derived from config.json and rewritten at every start: no fsync needed.
+        crate::fsutil::write_replace(&p, unit.as_bytes(), false)?;
         Ok(p)
     }
 
@@ -429,7 +430,7 @@ impl Containers {
                 let Some(sup) = info.state.supervisor.clone() else {
                     return Err(Error::Workload { name: n.to_string(), reason: "no supervisor recorded".into() });
                 };
-                crate::fsutil::write_atomic(&dir.join(STOP_REQUEST), secs.to_string().as_bytes())?;
+                crate::fsutil::write_replace(&dir.join(STOP_REQUEST), secs.to_string().as_bytes(), false)?;
                 let fd = pidfd(sup.pid);
                 // SAFETY: kill(2).
                 unsafe { libc::kill(sup.pid as libc::pid_t, libc::SIGTERM) };
@@ -492,7 +493,7 @@ impl Containers {
                 name: n.to_string(),
                 reason: "no workload process (restarting?)".into(),
             })?;
-            crate::fsutil::write_atomic(&self.store.dir(&n).join(KILL_REQUEST), signal.to_string().as_bytes())?;
+            crate::fsutil::write_replace(&self.store.dir(&n).join(KILL_REQUEST), signal.to_string().as_bytes(), false)?;
             // SAFETY: kill(2).
             if unsafe { libc::kill(target as libc::pid_t, signal) } != 0 {
                 return Err(Error::io("signal", format!("pid {target}"), std::io::Error::last_os_error()));
@@ -807,7 +808,9 @@ impl Containers {
                 "--rm needs an attached run (without -d): delete a detached container yourself".into(),
             ));
         }
-        let info = self.create(name, image, opts)?;
+        let mut opts = opts.clone();
+        opts.ephemeral |= rm;
+        let info = self.create(name, image, &opts)?;
         let n = info.config.name.to_string();
         if let Err(e) = self.start(&n) {
             if rm {

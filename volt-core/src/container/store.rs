@@ -78,7 +78,16 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) 
 
 /// Write `state.json` atomically.
 pub(crate) fn save_state(dir: &Path, state: &ContainerState) -> Result<()> {
-    crate::fsutil::write_atomic(&dir.join("state.json"), &serde_json::to_vec_pretty(state).expect("serialises"))
+    save_state_with(dir, state, true)
+}
+
+/// Write `state.json` atomically; durably (fsync) unless the container is ephemeral.
+pub(crate) fn save_state_with(dir: &Path, state: &ContainerState, durable: bool) -> Result<()> {
+    crate::fsutil::write_replace(
+        &dir.join("state.json"),
+        &serde_json::to_vec_pretty(state).expect("serialises"),
+        durable,
+    )
 }
 
 /// What a caller asks for when creating a container; unset fields come from the image.
@@ -103,6 +112,9 @@ pub struct CreateOptions {
     pub restart: RestartPolicy,
     /// Copy the image instead of mounting an overlay.
     pub copy_rootfs: bool,
+    /// Deleted when it ends (`run --rm`): its state files skip fsync and its overlay is mounted
+    /// `volatile`, since nothing of it is meant to outlive the run.
+    pub ephemeral: bool,
 }
 
 /// A container as stored.
@@ -213,14 +225,16 @@ impl ContainerStore {
                 limits: opts.limits.clone(),
                 restart: opts.restart,
                 labels: c.labels.clone(),
+                ephemeral: opts.ephemeral,
             };
-            let rootfs = self.images.create_rootfs(image, &dir, opts.copy_rootfs)?;
+            let rootfs = self.images.create_rootfs_with(image, &dir, opts.copy_rootfs, opts.ephemeral)?;
             let state = ContainerState::new(crate::image::now_rfc3339());
-            save_state(&dir, &state)?;
+            save_state_with(&dir, &state, !opts.ephemeral)?;
             // config.json last: its presence marks a complete container.
-            crate::fsutil::write_atomic(
+            crate::fsutil::write_replace(
                 &dir.join("config.json"),
                 &serde_json::to_vec_pretty(&config).expect("serialises"),
+                !opts.ephemeral,
             )?;
             Ok(ContainerInfo { config, state, rootfs })
         })();

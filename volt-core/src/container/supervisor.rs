@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cgroup::Cgroup;
 use super::logs::{LogWriter, LOG_FILE};
-use super::store::{read_json, save_state};
+use super::store::{read_json, save_state_with};
 use super::{nspawn_argv, ContainerConfig, ContainerState, NspawnOptions, ProcRef, RestartPolicy};
 use crate::error::{Error, Result};
 use crate::workload::Status;
@@ -270,6 +270,7 @@ impl Supervisor {
     fn run(&mut self) -> Result<()> {
         let dir = self.args.dir.clone();
         let config: ContainerConfig = read_json(&dir, "config.json")?;
+        let durable = !config.ephemeral;
         let (sig_r, sig_w) = pipe_nonblocking().map_err(|e| Error::io("pipe", &dir, e))?;
         SIGNAL_PIPE.store(sig_w.as_raw_fd(), Ordering::Relaxed);
         for s in [libc::SIGTERM, libc::SIGINT, libc::SIGUSR2, libc::SIGHUP] {
@@ -303,7 +304,7 @@ impl Supervisor {
                     st.supervisor = None;
                     st.reason = Some(format!("cannot start systemd-nspawn: {}", chain(&e)));
                     st.finished = Some(super::logs::timestamp());
-                    save_state(&dir, &st)?;
+                    save_state_with(&dir, &st, durable)?;
                     break Err(e);
                 }
             };
@@ -320,7 +321,7 @@ impl Supervisor {
                 st.reason = None;
                 st.finished = None;
             }
-            save_state(&dir, &st)?;
+            save_state_with(&dir, &st, durable)?;
             if self.ready.is_some() {
                 // Report once the container's init runs (or nspawn has already ended), so that
                 // exec and kill work as soon as start returns.
@@ -355,21 +356,21 @@ impl Supervisor {
                 // The cgroup goes before the final state, so a client that sees `stopped` finds
                 // nothing left behind.
                 let removed = cg.remove();
-                save_state(&dir, &st)?;
+                save_state_with(&dir, &st, durable)?;
                 break removed;
             }
             if started.elapsed() > Duration::from_secs(10) {
                 backoff = Duration::from_millis(100);
             }
             st.reason = Some(format!("{reason}; restarting in {} ms", backoff.as_millis()));
-            save_state(&dir, &st)?;
+            save_state_with(&dir, &st, durable)?;
             // Wait out the backoff, but a stop request ends the container here.
             if self.wait_signal(&mut sig_r, backoff, &mut log) {
                 st.status = Status::Stopped;
                 st.reason = Some("stopped".into());
                 st.supervisor = None;
                 let removed = cg.remove();
-                save_state(&dir, &st)?;
+                save_state_with(&dir, &st, durable)?;
                 break removed;
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));

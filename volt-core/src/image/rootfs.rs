@@ -33,6 +33,10 @@ pub struct RootfsMount {
     pub lower: Option<PathBuf>,
     /// The container's writable layer (overlay mode).
     pub upper: Option<PathBuf>,
+    /// Mounted with overlayfs's `volatile` option: no syncs to the writable layer (for
+    /// containers deleted when they end; after a host crash the layer may miss writes).
+    #[serde(default)]
+    pub volatile: bool,
 }
 
 const STATE_FILE: &str = "rootfs.json";
@@ -78,11 +82,27 @@ impl Images {
     /// # Errors
     /// [`Error::AlreadyExists`]-kind I/O error if `rootfs/` is in use; store and I/O errors.
     pub fn create_rootfs(&self, name: &ImageName, container_dir: &Path, copy: bool) -> Result<RootfsMount> {
-        let r = self.create_rootfs_inner(name, container_dir, copy);
+        self.create_rootfs_with(name, container_dir, copy, false)
+    }
+
+    /// [`Images::create_rootfs`], optionally `volatile` (overlayfs skips every sync of the
+    /// writable layer, and `rootfs.json` is written without fsync): for containers that are
+    /// deleted when they end.
+    ///
+    /// # Errors
+    /// As [`Images::create_rootfs`].
+    pub fn create_rootfs_with(
+        &self,
+        name: &ImageName,
+        container_dir: &Path,
+        copy: bool,
+        volatile: bool,
+    ) -> Result<RootfsMount> {
+        let r = self.create_rootfs_inner(name, container_dir, copy, volatile);
         self.audited("image.rootfs", &format!("{name} -> {}", container_dir.display()), r)
     }
 
-    fn create_rootfs_inner(&self, name: &ImageName, dir: &Path, copy: bool) -> Result<RootfsMount> {
+    fn create_rootfs_inner(&self, name: &ImageName, dir: &Path, copy: bool, volatile: bool) -> Result<RootfsMount> {
         let path = dir.join("rootfs");
         fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         if dir.join(STATE_FILE).exists() {
@@ -101,12 +121,13 @@ impl Images {
             for d in [&upper, &work, &path] {
                 fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
             }
-            match mount_overlay(&lower, &upper, &work, &path) {
-                Ok(()) => Some(RootfsMount {
+            match mount_overlay(&lower, &upper, &work, &path, volatile) {
+                Ok(v) => Some(RootfsMount {
                     path: path.clone(),
                     mode: RootfsMode::Overlay,
                     lower: Some(lower),
                     upper: Some(upper),
+                    volatile: v,
                 }),
                 Err(e) => {
                     tracing::warn!(error = %e, "overlayfs unavailable; copying the image instead");
@@ -122,10 +143,14 @@ impl Images {
                 let rec = self.inspect(name)?;
                 let _ = fs::remove_dir(&path);
                 self.cas.checkout(&rec.tree, &path, CheckoutMode::Copy)?;
-                RootfsMount { path, mode: RootfsMode::Copy, lower: None, upper: None }
+                RootfsMount { path, mode: RootfsMode::Copy, lower: None, upper: None, volatile: false }
             }
         };
-        crate::fsutil::write_atomic(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(&m).expect("serialises"))?;
+        crate::fsutil::write_replace(
+            &dir.join(STATE_FILE),
+            &serde_json::to_vec_pretty(&m).expect("serialises"),
+            !volatile,
+        )?;
         Ok(m)
     }
 
@@ -173,7 +198,11 @@ impl Images {
             }
             let work = container_dir.join("work");
             fs::create_dir_all(&work).map_err(|e| Error::io("create", &work, e))?;
-            mount_overlay(lower, upper, &work, &m.path).map_err(|e| Error::io("mount overlay", &m.path, e))?;
+            // overlayfs refuses to mount over a volatile layer that was not unmounted cleanly
+            // until this marker goes: the layer may miss writes, which volatile accepted.
+            let _ = fs::remove_dir_all(work.join("work/incompat/volatile"));
+            mount_overlay(lower, upper, &work, &m.path, m.volatile)
+                .map_err(|e| Error::io("mount overlay", &m.path, e))?;
         }
         Ok(m)
     }
@@ -204,7 +233,8 @@ impl Images {
     }
 }
 
-fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
+/// Mount an overlay; returns whether `volatile` could be used (kernels before 5.10 lack it).
+fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path, volatile: bool) -> io::Result<bool> {
     for p in [lower, upper, work] {
         let s = p.to_string_lossy();
         if s.contains(',') || s.contains(':') {
@@ -214,10 +244,16 @@ fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> io::
             ));
         }
     }
-    let opts = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-    let opts = std::ffi::CString::new(opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    rustix::mount::mount("overlay", target, "overlay", rustix::mount::MountFlags::empty(), Some(opts.as_c_str()))
-        .map_err(io::Error::from)
+    let base = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+    let mount = |o: String| -> io::Result<()> {
+        let o = std::ffi::CString::new(o).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        rustix::mount::mount("overlay", target, "overlay", rustix::mount::MountFlags::empty(), Some(o.as_c_str()))
+            .map_err(io::Error::from)
+    };
+    if volatile && mount(format!("{base},volatile")).is_ok() {
+        return Ok(true);
+    }
+    mount(base).map(|()| false)
 }
 
 fn is_mountpoint(p: &Path) -> bool {
