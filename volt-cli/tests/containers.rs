@@ -410,8 +410,16 @@ fn killed_cli_and_killed_supervisor_leave_consistent_state() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let _ = child.wait();
+        // A second start at once: it either starts the container or finds the first one's
+        // supervisor (starting or running) and refuses; never two supervisors.
+        match c.start("sturdy") {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+        }
         // Let a supervisor that got going report in.
         std::thread::sleep(Duration::from_millis(150));
+        let nspawns = Command::new("pgrep").args(["-f", "--", "--machine=sturdy "]).output().unwrap();
+        assert!(text(&nspawns.stdout).lines().count() <= 1, "two containers: {}", text(&nspawns.stdout));
         let info = c.inspect("sturdy").unwrap();
         match info.state.status {
             Status::Running => {

@@ -30,6 +30,10 @@ pub struct Cgroup {
     pub v2: bool,
     /// `(controller, directory)`; v2 has a single entry with an empty controller name.
     pub dirs: Vec<(String, PathBuf)>,
+    /// v1 controllers mounted together with an earlier one (`cpuacct` in `cpu,cpuacct`):
+    /// `(controller, the controller in dirs that holds it)`.
+    #[serde(default)]
+    pub shared: Vec<(String, String)>,
 }
 
 /// Usage figures read from a cgroup.
@@ -78,17 +82,26 @@ impl Cgroup {
     /// [`Error::Dependency`]-kind error when no usable cgroup hierarchy is mounted.
     pub fn at(root: &Path, parent: &str, name: &str) -> Result<Cgroup> {
         if root.join("cgroup.controllers").exists() {
-            return Ok(Cgroup { v2: true, dirs: vec![(String::new(), root.join(parent).join(name))] });
+            return Ok(Cgroup {
+                v2: true,
+                dirs: vec![(String::new(), root.join(parent).join(name))],
+                shared: Vec::new(),
+            });
         }
         let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut shared = Vec::new();
+        let mut seen: Vec<(PathBuf, &str)> = Vec::new();
         for c in V1_CONTROLLERS {
             let base = root.join(c);
             let Ok(real) = fs::canonicalize(&base) else { continue };
-            if !real.join("cgroup.procs").exists() || seen.contains(&real) {
+            if !real.join("cgroup.procs").exists() {
                 continue;
             }
-            seen.push(real);
+            if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+                shared.push((c.to_string(), first.to_string()));
+                continue;
+            }
+            seen.push((real, c));
             dirs.push((c.to_string(), base.join(parent).join(name)));
         }
         if !dirs.iter().any(|(c, _)| c == "memory") {
@@ -97,14 +110,15 @@ impl Cgroup {
                 root.display()
             )));
         }
-        Ok(Cgroup { v2: false, dirs })
+        Ok(Cgroup { v2: false, dirs, shared })
     }
 
     fn dir(&self, controller: &str) -> Option<&Path> {
         if self.v2 {
             return self.dirs.first().map(|(_, d)| d.as_path());
         }
-        self.dirs.iter().find(|(c, _)| c == controller).map(|(_, d)| d.as_path())
+        let holder = self.shared.iter().find(|(c, _)| c == controller).map_or(controller, |(_, h)| h.as_str());
+        self.dirs.iter().find(|(c, _)| c == holder).map(|(_, d)| d.as_path())
     }
 
     /// Does the cgroup exist?
@@ -331,6 +345,8 @@ mod tests {
         assert!(!g.v2);
         let ctls: Vec<&str> = g.dirs.iter().map(|(c, _)| c.as_str()).collect();
         assert_eq!(ctls, ["memory", "cpu", "pids"]);
+        // cpuacct's files are found in the shared hierarchy.
+        assert_eq!(g.dir("cpuacct"), g.dir("cpu"));
         assert_eq!(g.dirs[0].1, t.path().join("memory/volt/web"));
 
         // Apply writes v1 files; an unset limit is written as unlimited.

@@ -17,7 +17,8 @@ use super::cgroup::{Cgroup, CgroupStats};
 use super::logs::{read_from, read_log, LineAssembler, LogLine, LogQuery, LOG_FILE};
 use super::store::{read_json, save_state};
 use super::supervisor::{
-    alive, container_procs, ns_pid, spawn_supervisor, workload_pid, SupervisorArgs, KILL_REQUEST, STOP_REQUEST,
+    container_procs, ns_pid, spawn_supervisor, supervisor_alive, take_run_lock, workload_pid, SupervisorArgs,
+    KILL_REQUEST, STOP_REQUEST,
 };
 use super::systemd::{journal, Systemd, UnitStatus};
 use super::{
@@ -94,10 +95,21 @@ fn pidfd(pid: u32) -> Option<File> {
 
 /// Wait up to `timeout` for the process behind `fd` to exit; true if it did.
 fn wait_fd(fd: &File, timeout: Duration) -> bool {
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
-    n > 0
+    let end = Instant::now() + timeout;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if n > 0 {
+            return true;
+        }
+        // A signal (a Python handler, SIGCHLD) is not the end of the wait.
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted && !left.is_zero() {
+            continue;
+        }
+        return false;
+    }
 }
 
 impl Containers {
@@ -288,11 +300,11 @@ impl Containers {
                 }
                 info.state = st;
             }
-            Some("direct") if is_running(&info.state) && !info.state.supervisor.as_ref().is_some_and(alive) => {
+            Some("direct") if is_running(&info.state) && !supervisor_alive(&self.store.dir(n)) => {
                 // The supervisor was killed (or the host rebooted): record it once, under the lock.
                 let _lock = if locked { None } else { Some(self.store.lock(n)?) };
                 let mut st: ContainerState = read_json(&self.store.dir(n), "state.json")?;
-                if is_running(&st) && !st.supervisor.as_ref().is_some_and(alive) {
+                if is_running(&st) && !supervisor_alive(&self.store.dir(n)) {
                     if let Some(cg) = &st.cgroup {
                         let _ = cg.remove();
                     }
@@ -363,7 +375,12 @@ impl Containers {
                     stop_timeout: self.settings.stop_timeout,
                     ready_fd: None,
                 };
-                spawn_supervisor(&self.supervisor_binary()?, &args, n.as_str())?;
+                // The run lock: held by the supervisor for its whole life, so a second start
+                // (after a client was killed mid-start, say) can never run a second one.
+                let Some(lock) = take_run_lock(&dir)? else {
+                    return Err(Error::Conflict(format!("container {n} is being started by another supervisor")));
+                };
+                spawn_supervisor(&self.supervisor_binary()?, &args, n.as_str(), &lock)?;
             }
             Backend::Systemd => {
                 let unit = self.write_unit(&info)?;
@@ -514,6 +531,9 @@ impl Containers {
         let r = (|| {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
+            if !is_running(&info.state) && supervisor_alive(&self.store.dir(&n)) {
+                return Err(Error::Conflict(format!("container {n} is starting; try again")));
+            }
             if is_running(&info.state) {
                 if !force {
                     return Err(Error::Conflict(format!(
@@ -621,12 +641,14 @@ impl Containers {
         }
         let procs = cg.open_procs()?;
         let fds: Vec<RawFd> = procs.iter().map(|f| f.as_raw_fd()).collect();
-        // SAFETY: only write(2) on descriptors opened before the fork.
+        // SAFETY: only write(2) and close_range(2) on descriptors opened before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 for &fd in &fds {
                     libc::write(fd, b"0".as_ptr().cast(), 1);
                 }
+                // No descriptor of the caller's reaches into the container.
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, super::supervisor::CLOSE_RANGE_CLOEXEC);
                 Ok(())
             });
         }

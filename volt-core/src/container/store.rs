@@ -310,6 +310,12 @@ impl ContainerStore {
         let info = self.inspect(name)?;
         info.state.status.transition(Status::Deleted, name.as_str())?;
         let dir = self.dir(name);
+        // config.json marks a complete container: it goes first (durably), so a crash during
+        // the rest leaves a directory that is never listed and that the next create of the name
+        // clears, never a container that is half there.
+        let cfg = dir.join("config.json");
+        fs::remove_file(&cfg).map_err(|e| Error::io("remove", &cfg, e))?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync", &dir, e))?;
         self.images.remove_rootfs(&dir)?;
         fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))
     }

@@ -34,6 +34,43 @@ pub const STOP_REQUEST: &str = "stop.request";
 /// Request file a client writes before signalling the workload: the signal number.
 pub const KILL_REQUEST: &str = "kill.request";
 
+/// close_range(2) flag: mark close-on-exec instead of closing.
+pub(crate) const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// The descriptor on which the supervisor holds `run.lock` (flock) for as long as it lives.
+pub const RUN_LOCK_FD: RawFd = 4;
+/// The lock file whose flock a live supervisor holds.
+pub const RUN_LOCK: &str = "run.lock";
+
+/// Is a supervisor alive for the container in `dir`? (Its `run.lock` is held; this cannot
+/// mistake a reused pid for it.)
+pub fn supervisor_alive(dir: &Path) -> bool {
+    let Ok(f) = File::open(dir.join(RUN_LOCK)) else { return false };
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
+        Ok(()) => false,
+        Err(e) => e == rustix::io::Errno::WOULDBLOCK,
+    }
+}
+
+/// Take `run.lock` of the container in `dir` for a new supervisor. None: one is alive.
+///
+/// # Errors
+/// I/O errors.
+pub(crate) fn take_run_lock(dir: &Path) -> Result<Option<File>> {
+    let p = dir.join(RUN_LOCK);
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io("open", &p, e))?;
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(f)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
+        Err(e) => Err(Error::io("lock", &p, e.into())),
+    }
+}
+
 /// What the supervisor is told on its command line (one JSON argument).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SupervisorArgs {
@@ -227,9 +264,10 @@ pub fn supervisor_main() -> i32 {
         libc::setsid();
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    if let Some(fd) = args.ready_fd {
-        // Children (nspawn) must not inherit it, or the client never sees end-of-file.
-        // SAFETY: fcntl on the descriptor handed to us.
+    // Children (nspawn) must not inherit the report pipe (or the client never sees end of
+    // file) nor the run lock (which says this supervisor lives).
+    for fd in [args.ready_fd, Some(RUN_LOCK_FD)].into_iter().flatten() {
+        // SAFETY: fcntl on descriptors handed to us.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     // SAFETY: the descriptor was handed to us for this purpose and nobody else uses it.
@@ -387,6 +425,8 @@ impl Supervisor {
         let fds: Vec<RawFd> = procs.iter().map(|f| f.as_raw_fd()).collect();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // The caller's environment (NOTIFY_SOCKET, say) is not nspawn's business.
+        cmd.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         // SAFETY: only async-signal-safe syscalls on descriptors opened before the fork.
         unsafe {
             cmd.pre_exec(move || {
@@ -572,12 +612,16 @@ fn pump(slot: &mut Option<File>, buf: &mut Vec<u8>, chunk: &mut [u8], log: &mut 
             Ok(0) => return false,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
-                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                    if !is_nspawn_noise(&buf[..i]) {
-                        let _ = log.write(stream, false, &buf[..i]);
+                // Whole lines out, then one drain for all of them.
+                let mut start = 0;
+                while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
+                    let line = &buf[start..start + i];
+                    if !is_nspawn_noise(line) {
+                        let _ = log.write(stream, false, line);
                     }
-                    buf.drain(..=i);
+                    start += i + 1;
                 }
+                buf.drain(..start);
                 while buf.len() >= MAX_LINE {
                     let _ = log.write(stream, true, &buf[..MAX_LINE]);
                     buf.drain(..MAX_LINE);
@@ -608,7 +652,10 @@ fn classify(e: &Ended, oom: bool, kill_sig: Option<i32>) -> (Status, i32, String
         let code = if libc::WIFEXITED(st) { libc::WEXITSTATUS(st) } else { 128 + libc::WTERMSIG(st) };
         return (Status::Stopped, code, reason);
     }
-    if oom {
+    // An OOM kill inside the group counts when the workload died of it (nspawn reports a killed
+    // workload as 255), not when it survived a killed child.
+    let killed = libc::WIFSIGNALED(st) || libc::WEXITSTATUS(st) == 255;
+    if oom && killed {
         return (Status::Failed, 128 + libc::SIGKILL, "oom: killed by the kernel's OOM killer (memory limit)".into());
     }
     if libc::WIFSIGNALED(st) {
@@ -629,7 +676,7 @@ fn classify(e: &Ended, oom: bool, kill_sig: Option<i32>) -> (Status, i32, String
 ///
 /// # Errors
 /// [`Error::Workload`] with the supervisor's message; I/O errors.
-pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str) -> Result<u32> {
+pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str, run_lock: &File) -> Result<u32> {
     let (r, w) = pipe_nonblocking().map_err(|e| Error::io("pipe", binary, e))?;
     let mut r = r;
     // The read end blocks: we wait for the report.
@@ -639,6 +686,7 @@ pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str)
         libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
     }
     let wfd = w.as_raw_fd();
+    let lfd = run_lock.as_raw_fd();
     let mut a = args.clone();
     a.ready_fd = Some(3);
     let json = serde_json::to_string(&a).expect("serialises");
@@ -650,12 +698,20 @@ pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str)
         .open(args.dir.join("supervisor.log"))
         .map_err(|e| Error::io("open", args.dir.join("supervisor.log"), e))?;
     cmd.stderr(errlog);
-    // SAFETY: dup2 is async-signal-safe; it clears close-on-exec on the copy.
+    // The report pipe becomes fd 3 and the run lock fd 4 (copied high first, so neither can
+    // clobber the other); nothing else of the caller's is inherited, and the supervisor does
+    // not pin the caller's working directory.
+    // SAFETY: only async-signal-safe syscalls (fcntl, dup2, close_range, chdir).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(wfd, 3) < 0 {
+            let w = libc::fcntl(wfd, libc::F_DUPFD_CLOEXEC, 10);
+            let l = libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10);
+            if w < 0 || l < 0 || libc::dup2(w, 3) < 0 || libc::dup2(l, RUN_LOCK_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // CLOSE_RANGE_CLOEXEC: closed at exec (std's own exec-error pipe keeps working).
+            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            libc::chdir(c"/".as_ptr());
             Ok(())
         });
     }
@@ -697,6 +753,8 @@ mod tests {
         let exit = |c: i32| c << 8;
         assert_eq!(classify(&ended(exit(0), false, None), false, None), (Status::Stopped, 0, "exit 0".into()));
         assert_eq!(classify(&ended(exit(3), false, None), false, None), (Status::Failed, 3, "exit 3".into()));
+        // An OOM kill of some child does not make a clean exit an OOM.
+        assert_eq!(classify(&ended(exit(3), false, None), true, None).2, "exit 3");
         let (s, c, r) = classify(&ended(exit(255), false, None), true, None);
         assert_eq!((s, c), (Status::Failed, 137));
         assert!(r.starts_with("oom"));
