@@ -122,6 +122,8 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     config.containers.supervisor = SupervisorMode::Systemd;
     config.containers.systemd_bus = Some(booted.address());
     config.containers.journal_root = Some(PathBuf::from(format!("/proc/{}/root", booted.pid)));
+    // That system's cgroups, as it mounted them (pids read through it are ours).
+    config.containers.cgroup_root = PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", booted.pid));
     let volt = Volt::open(config).unwrap();
     volt.images().unwrap().import(&busybox_root(shared.path()), &"busybox:1".parse().unwrap(), None).unwrap();
     let c = volt.containers().unwrap();
@@ -139,7 +141,7 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     let sd = Systemd::connect(Some(&booted.address())).unwrap();
 
     // A long-running container with limits as unit properties.
-    let mut o = sh("echo hello from systemd; while true; do sleep 0.2; done");
+    let mut o = sh("trap 'echo got USR1' USR1; echo hello from systemd; while true; do sleep 0.2; done");
     o.limits = Limits { memory: Some(64 << 20), cpu: Some(50), pids: Some(32) };
     c.create(Some("sdweb"), "busybox:1", &o).unwrap();
     let unit = "volt-container@sdweb.service";
@@ -166,6 +168,21 @@ fn systemd_supervisor_lifecycle_over_dbus() {
         assert!(Instant::now() < end, "no journal line: {lines:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // exec enters the container found through the unit's cgroup; kill reaches the workload
+    // (not nspawn, which would end the container); stats read the unit's cgroup.
+    let (st, out, _) = c.exec_output("sdweb", &["/bin/sh".into(), "-c".into(), "echo inside; exit 5".into()]).unwrap();
+    assert_eq!((st, String::from_utf8_lossy(&out).into_owned()), (5, "inside\n".to_string()));
+    c.kill("sdweb", libc::SIGUSR1).unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !c.logs("sdweb", &LogQuery::default()).unwrap().iter().any(|l| l.text == "got USR1") {
+        assert!(Instant::now() < end, "the workload did not get SIGUSR1");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(c.inspect("sdweb").unwrap().state.status, Status::Running);
+    let stats = c.stats("sdweb").unwrap();
+    // That system has no memory controller of its own here; tasks and CPU time are counted.
+    assert!(stats.pids >= 2 && stats.cpu_ns > 0, "{stats:?}");
 
     // update sets the properties live.
     c.update("sdweb", Some(128 << 20), Some(150), None).unwrap();

@@ -543,7 +543,13 @@ def test_create_rootfs_copy_and_remove(store: volt.Store, rootfs: Path, tmp_path
     import_demo(store, rootfs)
     ctr = tmp_path / "containers" / "c1"
     mount = store.images.create_rootfs("demo:v1", ctr, copy=True)
-    assert mount == {"path": str(ctr / "rootfs"), "mode": "copy", "lower": None, "upper": None}
+    assert mount == {
+        "path": str(ctr / "rootfs"),
+        "mode": "copy",
+        "lower": None,
+        "upper": None,
+        "volatile": False,
+    }
     assert snapshot(ctr / "rootfs") == snapshot(rootfs)
     # A private copy: writing to it leaves the source and the store alone.
     (ctr / "rootfs" / "etc" / "hostname").write_bytes(b"changed\n")

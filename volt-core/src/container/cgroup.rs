@@ -113,6 +113,29 @@ impl Cgroup {
         Ok(Cgroup { v2: false, dirs, shared })
     }
 
+    /// An existing cgroup made by someone else (a systemd unit's `ControlGroup`): every
+    /// hierarchy under `root` that has `path`, the named `systemd` and `unified` ones included
+    /// (a system in a container may have only those).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no hierarchy has it.
+    pub fn existing(root: &Path, path: &str) -> Result<Cgroup> {
+        if root.join("cgroup.controllers").exists() {
+            return Ok(Cgroup { v2: true, dirs: vec![(String::new(), root.join(path))], shared: Vec::new() });
+        }
+        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+        for c in V1_CONTROLLERS.iter().chain(["unified", "systemd"].iter()) {
+            let d = root.join(c).join(path);
+            if d.join("cgroup.procs").exists() {
+                dirs.push((c.to_string(), d));
+            }
+        }
+        if dirs.is_empty() {
+            return Err(Error::NotFound { what: "cgroup", name: root.join(path).display().to_string() });
+        }
+        Ok(Cgroup { v2: false, dirs, shared: Vec::new() })
+    }
+
     fn dir(&self, controller: &str) -> Option<&Path> {
         if self.v2 {
             return self.dirs.first().map(|(_, d)| d.as_path());
@@ -322,6 +345,18 @@ impl Cgroup {
                 }
             }
             s.pids = num("pids", "pids.current").unwrap_or(0);
+            // Without v1 accounting for this group (a unit of a system whose controllers are
+            // not delegated), the unified hierarchy still counts CPU time, and tasks can be
+            // counted.
+            if let Some(u) = self.dirs.iter().find(|(c, _)| c == "unified").map(|(_, d)| d) {
+                if s.cpu_ns == 0 {
+                    let cpu = read_trim(&u.join("cpu.stat")).unwrap_or_default();
+                    s.cpu_ns = keyed(&cpu, "usage_usec").unwrap_or(0) * 1000;
+                }
+            }
+            if s.pids == 0 {
+                s.pids = self.procs().len() as u64;
+            }
         }
         s
     }

@@ -17,8 +17,8 @@ use super::cgroup::{Cgroup, CgroupStats};
 use super::logs::{read_from, read_log, LineAssembler, LogLine, LogQuery, LOG_FILE};
 use super::store::{read_json, save_state};
 use super::supervisor::{
-    container_procs, ns_pid, spawn_supervisor, supervisor_alive, take_run_lock, workload_pid, SupervisorArgs,
-    KILL_REQUEST, STOP_REQUEST,
+    container_procs, ns_pid, spawn_supervisor, supervisor_alive, take_run_lock, SupervisorArgs, KILL_REQUEST,
+    STOP_REQUEST,
 };
 use super::systemd::{journal, Systemd, UnitStatus};
 use super::{
@@ -497,15 +497,9 @@ impl Containers {
             if !is_running(&info.state) {
                 return Err(Error::Conflict(format!("container {n} is not running ({})", info.state.status)));
             }
-            if info.state.backend.as_deref() == Some("systemd") {
-                return self.systemd()?.kill(&unit_name(&n), signal);
-            }
-            let cg = info
-                .state
-                .cgroup
-                .as_ref()
-                .ok_or_else(|| Error::Workload { name: n.to_string(), reason: "no cgroup recorded".into() })?;
-            let target = info.state.pid.and_then(|p| workload_pid(p, Duration::from_secs(1))).or_else(|| ns_pid(cg, 2));
+            // The workload, never nspawn (which ends the whole container on most signals).
+            let cg = self.running_cgroup(&info)?;
+            let target = self.container_pids(&info, &cg, Duration::from_secs(1)).1;
             let target = target.ok_or_else(|| Error::Workload {
                 name: n.to_string(),
                 reason: "no workload process (restarting?)".into(),
@@ -592,10 +586,35 @@ impl Containers {
         if let Some(cg) = &info.state.cgroup {
             return Ok(cg.clone());
         }
-        let sd = self.systemd()?;
-        let _ = sd;
-        // systemd: the unit's cgroup under the cgroup root.
-        Cgroup::at(&self.settings.cgroup_root, "system.slice", &unit_name(&info.config.name))
+        // systemd: the unit's ControlGroup under the cgroup root; nspawn may have moved the
+        // container into a `payload` child of it.
+        let path = self.systemd()?.control_group(&unit_name(&info.config.name))?;
+        let path = path.trim_start_matches('/');
+        let cg = Cgroup::existing(&self.settings.cgroup_root, path)?;
+        match Cgroup::existing(&self.settings.cgroup_root, &format!("{path}/payload")) {
+            Ok(p) if !p.procs().is_empty() => Ok(p),
+            _ => Ok(cg),
+        }
+    }
+
+    /// The container's init and workload processes (host pids).
+    fn container_pids(&self, info: &ContainerInfo, cg: &Cgroup, wait: Duration) -> (Option<u32>, Option<u32>) {
+        let end = Instant::now() + wait;
+        loop {
+            let found = match info.state.backend.as_deref() {
+                // MainPID is systemd's pid, which need not be ours (systemd in a namespace):
+                // go by the unit's cgroup.
+                Some("systemd") => {
+                    let init = ns_pid(cg, 1);
+                    (init, init.and_then(super::supervisor::workload_of))
+                }
+                _ => info.state.pid.map_or((None, None), container_procs),
+            };
+            if found.1.is_some() || Instant::now() >= end {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn exec_command(&self, name: &str, argv: &[String], tty: bool) -> Result<(Command, Vec<File>)> {
@@ -605,14 +624,7 @@ impl Containers {
         let info = self.inspect(name)?;
         let cg = self.running_cgroup(&info)?;
         // Right after start nspawn may still be setting up: give it a moment.
-        let end = Instant::now() + Duration::from_secs(3);
-        let mut init = None;
-        while init.is_none() && Instant::now() < end {
-            init = info.state.pid.and_then(|p| container_procs(p).0).or_else(|| ns_pid(&cg, 1));
-            if init.is_none() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
+        let (init, _) = self.container_pids(&info, &cg, Duration::from_secs(3));
         let init = init.ok_or_else(|| Error::Workload {
             name: name.into(),
             reason: "the container has no init process yet (starting or restarting)".into(),

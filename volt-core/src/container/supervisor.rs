@@ -180,7 +180,12 @@ fn is_ns_pid(pid: u32, n: u32) -> bool {
 /// them. While nspawn is still setting up, its helper processes are not taken for either.
 pub fn container_procs(nspawn: u32) -> (Option<u32>, Option<u32>) {
     let init = first_child(nspawn).filter(|&p| is_ns_pid(p, 1));
-    (init, init.and_then(first_child).filter(|&p| inner_pid(p).is_some_and(|n| n > 1)))
+    (init, init.and_then(workload_of))
+}
+
+/// The workload under a container's init (its child inside the container's pid namespace).
+pub fn workload_of(init: u32) -> Option<u32> {
+    first_child(init).filter(|&p| inner_pid(p).is_some_and(|n| n > 1))
 }
 
 /// The workload's host pid, waiting up to `wait` for nspawn to have started it.

@@ -182,6 +182,15 @@ impl Systemd {
         Ok(())
     }
 
+    /// The unit's cgroup path (`ControlGroup`, relative to the cgroup root).
+    ///
+    /// # Errors
+    /// Bus errors.
+    pub fn control_group(&self, unit: &str) -> Result<String> {
+        let p = self.unit_path(unit)?;
+        Ok(String::try_from(self.prop(&p, "org.freedesktop.systemd1.Service", "ControlGroup")?).unwrap_or_default())
+    }
+
     /// A unit property, for checks (`MemoryMax`, `TasksMax`, …) on the Service interface.
     ///
     /// # Errors

@@ -311,6 +311,8 @@ class RootfsMount(TypedDict):
     mode: RootfsMode
     lower: Optional[str]
     upper: Optional[str]
+    #: Mounted with overlayfs's ``volatile`` option (ephemeral ``run --rm`` containers).
+    volatile: bool
 
 
 # --- containers ----------------------------------------------------------------------------------
@@ -348,6 +350,8 @@ class ContainerConfig(TypedDict):
     limits: Limits
     restart: RestartPolicy
     labels: Dict[str, str]
+    #: Deleted when it ends (``run(..., rm=True)``).
+    ephemeral: bool
 
 
 class ProcRef(TypedDict):
@@ -363,6 +367,8 @@ class Cgroup(TypedDict):
 
     v2: bool
     dirs: List[List[str]]
+    #: v1 controllers mounted with an earlier one: ``[controller, holder]`` pairs.
+    shared: List[List[str]]
 
 
 class ContainerState(TypedDict):
