@@ -211,6 +211,23 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     c.delete("sdfail", false).unwrap();
     assert!(!unit_file.exists());
     assert_eq!(sd.status(unit).unwrap().active_state, "inactive");
+
+    // A new container of the same name shows only its own output (the journal keeps the old).
+    std::thread::sleep(Duration::from_millis(1100));
+    c.create(Some("sdweb"), "busybox:1", &sh("echo second life")).unwrap();
+    c.start("sdweb").unwrap();
+    c.wait("sdweb", Some(Duration::from_secs(20))).unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    let lines = loop {
+        let lines: Vec<String> = c.logs("sdweb", &LogQuery::default()).unwrap().into_iter().map(|l| l.text).collect();
+        if lines.iter().any(|l| l == "second life") || Instant::now() > end {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(lines.contains(&"second life".to_string()), "{lines:?}");
+    assert!(!lines.contains(&"hello from systemd".to_string()), "an earlier container's output: {lines:?}");
+    c.delete("sdweb", false).unwrap();
     assert!(c.list().unwrap().is_empty());
     drop(booted);
 }

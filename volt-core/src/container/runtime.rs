@@ -698,7 +698,8 @@ impl Containers {
         let n = Self::name(name)?;
         let info = self.store.inspect(&n)?;
         if info.state.backend.as_deref() == Some("systemd") {
-            let (mut lines, _) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None)?;
+            let since = info.state.started.as_deref();
+            let (mut lines, _) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None, since)?;
             if let Some(s) = query.since {
                 lines.retain(|l| {
                     time::OffsetDateTime::parse(&l.time, &time::format_description::well_known::Rfc3339)
@@ -725,7 +726,8 @@ impl Containers {
         let systemd = info.state.backend.as_deref() == Some("systemd");
         let path = self.store.dir(&n).join(LOG_FILE);
         let (first, offset, cursor) = if systemd {
-            let (lines, cursor) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None)?;
+            let since = info.state.started.as_deref();
+            let (lines, cursor) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None, since)?;
             let skip = query.tail.map_or(0, |t| lines.len().saturating_sub(t));
             (lines.into_iter().skip(skip).collect(), 0, cursor)
         } else {
@@ -742,6 +744,7 @@ impl Containers {
             asm: LineAssembler::default(),
             first: Some(first),
             done: false,
+            since: info.state.started.clone(),
         })
     }
 
@@ -921,6 +924,7 @@ pub struct LogFollower<'a> {
     asm: LineAssembler,
     first: Option<Vec<LogLine>>,
     done: bool,
+    since: Option<String>,
 }
 
 impl LogFollower<'_> {
@@ -959,8 +963,12 @@ impl LogFollower<'_> {
     fn read_new(&mut self) -> Result<Vec<LogLine>> {
         if self.systemd {
             let n: ContainerName = self.name.parse()?;
-            let (lines, cursor) =
-                journal(&unit_name(&n), self.containers.settings.journal_root.as_deref(), self.cursor.as_deref())?;
+            let (lines, cursor) = journal(
+                &unit_name(&n),
+                self.containers.settings.journal_root.as_deref(),
+                self.cursor.as_deref(),
+                self.since.as_deref(),
+            )?;
             if cursor.is_some() {
                 self.cursor = cursor;
             }

@@ -219,12 +219,18 @@ impl Systemd {
     }
 }
 
-/// Read a unit's journal (`_SYSTEMD_UNIT=UNIT`) with journalctl, under `root` if given.
-/// Returns the lines and the cursor of the last entry.
+/// Read a unit's journal (`_SYSTEMD_UNIT=UNIT`) with journalctl, under `root` if given, after
+/// `after_cursor` or else from `since` (RFC 3339: the start of the container's latest run, so
+/// earlier containers of the name are left out). Returns the lines and the last entry's cursor.
 ///
 /// # Errors
 /// journalctl missing or failing.
-pub fn journal(unit: &str, root: Option<&Path>, after_cursor: Option<&str>) -> Result<(Vec<LogLine>, Option<String>)> {
+pub fn journal(
+    unit: &str,
+    root: Option<&Path>,
+    after_cursor: Option<&str>,
+    since: Option<&str>,
+) -> Result<(Vec<LogLine>, Option<String>)> {
     let mut cmd = Command::new("journalctl");
     cmd.arg("--no-pager").arg("-o").arg("json").arg(format!("_SYSTEMD_UNIT={unit}"));
     if let Some(r) = root {
@@ -232,6 +238,10 @@ pub fn journal(unit: &str, root: Option<&Path>, after_cursor: Option<&str>) -> R
     }
     if let Some(c) = after_cursor {
         cmd.arg(format!("--after-cursor={c}"));
+    } else if let Some(t) =
+        since.and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+    {
+        cmd.arg(format!("--since=@{}", t.unix_timestamp()));
     }
     let out = cmd.output().map_err(|e| Error::io("run", "journalctl", e))?;
     if !out.status.success() {
