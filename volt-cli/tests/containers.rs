@@ -376,10 +376,12 @@ fn logs_follow_restart_policy_and_volumes() {
         "echo kept > /data/f; cat /ro/in.txt; (echo x > /ro/no) 2>/dev/null || echo ro-refused; echo w > /rw/out",
     ]);
     assert_eq!(text(&o.stdout), "from host\nro-refused\n", "stderr: {}", text(&o.stderr));
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(fs::read_to_string(host.join("out")).unwrap(), "w\n");
     let o =
         e.cli(&["container", "run", "--rm", "--image", "busybox:1", "-v", "data:/data", "--", "/bin/cat", "/data/f"]);
     assert_eq!(text(&o.stdout), "kept\n");
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&e.cli(&["-o", "json", "volume", "list"]).stdout).unwrap();
     assert_eq!(v[0]["name"], "data");
     c.create(Some("user"), "busybox:1", &{

@@ -188,6 +188,22 @@ impl Containers {
         ))
     }
 
+    /// A supervisor that recorded its container's end exits right after: wait (up to 5 s) for
+    /// that, so the next operation does not take it for one that is starting. True if none is
+    /// left.
+    fn supervisor_gone(&self, n: &ContainerName) -> bool {
+        let dir = self.store.dir(n);
+        let end = Instant::now() + Duration::from_secs(5);
+        while supervisor_alive(&dir) {
+            let running = read_json::<ContainerState>(&dir, "state.json").is_ok_and(|s| is_running(&s));
+            if running || Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+
     fn name(name: &str) -> Result<ContainerName> {
         name.parse()
     }
@@ -377,6 +393,7 @@ impl Containers {
                 };
                 // The run lock: held by the supervisor for its whole life, so a second start
                 // (after a client was killed mid-start, say) can never run a second one.
+                self.supervisor_gone(n);
                 let Some(lock) = take_run_lock(&dir)? else {
                     return Err(Error::Conflict(format!("container {n} is being started by another supervisor")));
                 };
@@ -525,7 +542,7 @@ impl Containers {
         let r = (|| {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
-            if !is_running(&info.state) && supervisor_alive(&self.store.dir(&n)) {
+            if !is_running(&info.state) && !self.supervisor_gone(&n) {
                 return Err(Error::Conflict(format!("container {n} is starting; try again")));
             }
             if is_running(&info.state) {
@@ -559,6 +576,9 @@ impl Containers {
         loop {
             let info = self.inspect(name)?;
             if !is_running(&info.state) {
+                // Let a supervisor that just recorded the end exit, so what the caller does
+                // next (delete, start) finds it gone.
+                self.supervisor_gone(&info.config.name);
                 return Ok(info);
             }
             let slice = end.map_or(Duration::from_millis(500), |e| {
