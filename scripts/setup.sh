@@ -9,7 +9,7 @@ set -euo pipefail
 
 need_apt=()
 for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux \
-    tar skopeo podman docker-registry busybox-static apache2-utils systemd-container debootstrap; do
+    tar skopeo podman docker-registry busybox-static apache2-utils nftables systemd-container debootstrap; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then

@@ -1,0 +1,305 @@
+//! Volt's nftables ruleset as a plan: one table `ip volt` rendered from the networks, port
+//! forwards and firewall allowances, replaced as a whole in one `nft -f` transaction.
+//!
+//! Every chain has policy `accept`, and every rule that drops matches a Volt bridge on both
+//! sides: traffic that neither comes from nor goes to a Volt network is never filtered, so
+//! installing Volt does not change how the host's own traffic is treated. Rules outside the
+//! `volt` table are never touched.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cidr::Ipv4Net;
+use crate::Error;
+
+/// The table's name (family `ip`).
+pub const TABLE: &str = "volt";
+
+/// A network as the ruleset sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetRules {
+    /// Network name.
+    pub name: String,
+    /// Its bridge interface.
+    pub bridge: String,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Masquerade traffic leaving the host from this network.
+    pub masquerade: bool,
+}
+
+/// Transport protocol of a port forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// A port forward: host port → workload address and port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    /// Protocol.
+    pub proto: Proto,
+    /// Port on the host's own addresses (loopback included).
+    pub host_port: u16,
+    /// The workload's address.
+    pub addr: Ipv4Addr,
+    /// The workload's port.
+    pub port: u16,
+}
+
+/// Traffic allowed from one network to another (default: denied between networks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allow {
+    /// Source network name.
+    pub from: String,
+    /// Destination network name.
+    pub to: String,
+}
+
+/// Everything the table is computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ruleset {
+    /// Networks.
+    pub networks: Vec<NetRules>,
+    /// Port forwards.
+    pub forwards: Vec<Forward>,
+    /// Allowances between networks.
+    pub allows: Vec<Allow>,
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+impl Ruleset {
+    /// Check the plan: bridge names usable by nft, no two forwards of one host port.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] for a host port forwarded twice; [`Error::InvalidName`].
+    pub fn validate(&self) -> Result<(), Error> {
+        for n in &self.networks {
+            let ok = !n.bridge.is_empty()
+                && n.bridge.len() < 16
+                && n.bridge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+            if !ok {
+                return Err(Error::InvalidName(format!("bridge name {:?}", n.bridge)));
+            }
+        }
+        for (i, f) in self.forwards.iter().enumerate() {
+            if self.forwards[..i].iter().any(|g| g.proto == f.proto && g.host_port == f.host_port) {
+                return Err(Error::Conflict(format!(
+                    "host port {}/{} is forwarded already",
+                    f.host_port,
+                    f.proto.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `nft -f` script that replaces table `ip volt` with this plan in one transaction
+    /// (the `table` line first makes the `delete` valid when the table does not exist yet).
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "table ip {TABLE}");
+        let _ = writeln!(s, "delete table ip {TABLE}");
+        let _ = writeln!(s, "table ip {TABLE} {{");
+        let bridges: Vec<String> = self.networks.iter().map(|n| quote(&n.bridge)).collect();
+
+        // forward: within a network, replies, allowed pairs, to the outside; then deny between
+        // Volt networks. Nothing else is matched.
+        let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority filter; policy accept;");
+        if !bridges.is_empty() {
+            let set = format!("{{ {} }}", bridges.join(", "));
+            let _ = writeln!(s, "    oifname {set} ct state established,related accept");
+            for n in &self.networks {
+                let b = quote(&n.bridge);
+                let _ = writeln!(s, "    iifname {b} oifname {b} accept");
+            }
+            for a in &self.allows {
+                let (Some(f), Some(t)) =
+                    (self.networks.iter().find(|n| n.name == a.from), self.networks.iter().find(|n| n.name == a.to))
+                else {
+                    continue;
+                };
+                let _ = writeln!(s, "    iifname {} oifname {} accept", quote(&f.bridge), quote(&t.bridge));
+            }
+            for f in &self.forwards {
+                let _ =
+                    writeln!(s, "    ip daddr {} {} dport {} ct status dnat accept", f.addr, f.proto.as_str(), f.port);
+            }
+            let _ = writeln!(s, "    iifname {set} oifname {set} drop");
+        }
+        let _ = writeln!(s, "  }}");
+
+        // prerouting (from outside) and output (from the host itself, loopback included): DNAT
+        // of forwarded ports addressed to the host.
+        for (chain, hook, prio) in [("prerouting", "prerouting", "dstnat"), ("output", "output", "-100")] {
+            let _ = writeln!(s, "  chain {chain} {{\n    type nat hook {hook} priority {prio}; policy accept;");
+            for f in &self.forwards {
+                let _ = writeln!(
+                    s,
+                    "    fib daddr type local {} dport {} dnat to {}:{}",
+                    f.proto.as_str(),
+                    f.host_port,
+                    f.addr,
+                    f.port
+                );
+            }
+            let _ = writeln!(s, "  }}");
+        }
+
+        // postrouting: masquerade what leaves a network for elsewhere, and forwarded traffic
+        // that came from the host's loopback (the workload could not answer 127.0.0.1).
+        let _ = writeln!(s, "  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;");
+        for n in &self.networks {
+            if n.masquerade {
+                let _ = writeln!(s, "    ip saddr {} oifname != {} masquerade", n.subnet, quote(&n.bridge));
+            }
+            let _ = writeln!(s, "    ip saddr 127.0.0.0/8 oifname {} masquerade", quote(&n.bridge));
+        }
+        let _ = writeln!(s, "  }}");
+        let _ = writeln!(s, "}}");
+        s
+    }
+
+    /// Apply the plan: one `nft -f -` transaction that replaces the table (or changes nothing
+    /// if it fails).
+    ///
+    /// # Errors
+    /// [`Error::Nft`] with nft's message; a plan that fails [`Ruleset::validate`].
+    pub fn apply(&self) -> Result<(), Error> {
+        self.validate()?;
+        run_nft(&self.render())
+    }
+}
+
+/// Remove table `ip volt` (nothing happens if it is absent).
+///
+/// # Errors
+/// [`Error::Nft`].
+pub fn remove_table() -> Result<(), Error> {
+    run_nft(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
+}
+
+fn run_nft(script: &str) -> Result<(), Error> {
+    let mut c = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Io { op: "run", path: "nft".into(), source: e })?;
+    c.stdin.take().expect("piped").write_all(script.as_bytes()).map_err(|e| Error::Io {
+        op: "write to",
+        path: "nft".into(),
+        source: e,
+    })?;
+    let out = c.wait_with_output().map_err(|e| Error::Io { op: "wait for", path: "nft".into(), source: e })?;
+    if !out.status.success() {
+        return Err(Error::Nft(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Ruleset {
+        Ruleset {
+            networks: vec![
+                NetRules {
+                    name: "front".into(),
+                    bridge: "volt0".into(),
+                    subnet: "10.88.0.0/24".parse().unwrap(),
+                    masquerade: true,
+                },
+                NetRules {
+                    name: "back".into(),
+                    bridge: "voltb".into(),
+                    subnet: "10.89.0.0/24".parse().unwrap(),
+                    masquerade: false,
+                },
+            ],
+            forwards: vec![Forward {
+                proto: Proto::Tcp,
+                host_port: 8080,
+                addr: "10.88.0.2".parse().unwrap(),
+                port: 80,
+            }],
+            allows: vec![Allow { from: "front".into(), to: "back".into() }],
+        }
+    }
+
+    #[test]
+    fn ruleset_is_exact_and_only_drops_between_volt_bridges() {
+        let text = plan().render();
+        let expected = r#"table ip volt
+delete table ip volt
+table ip volt {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    oifname { "volt0", "voltb" } ct state established,related accept
+    iifname "volt0" oifname "volt0" accept
+    iifname "voltb" oifname "voltb" accept
+    iifname "volt0" oifname "voltb" accept
+    ip daddr 10.88.0.2 tcp dport 80 ct status dnat accept
+    iifname { "volt0", "voltb" } oifname { "volt0", "voltb" } drop
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    fib daddr type local tcp dport 8080 dnat to 10.88.0.2:80
+  }
+  chain output {
+    type nat hook output priority -100; policy accept;
+    fib daddr type local tcp dport 8080 dnat to 10.88.0.2:80
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 10.88.0.0/24 oifname != "volt0" masquerade
+    ip saddr 127.0.0.0/8 oifname "volt0" masquerade
+    ip saddr 127.0.0.0/8 oifname "voltb" masquerade
+  }
+}
+"#;
+        assert_eq!(text, expected);
+        // Every drop names Volt bridges on both sides; every chain accepts by default.
+        for l in text.lines().filter(|l| l.contains("drop")) {
+            assert!(l.trim_start().starts_with("iifname {") && l.contains("oifname {"), "{l}");
+        }
+        assert_eq!(text.matches("policy accept").count(), 4);
+        assert!(!text.contains("policy drop"));
+        // An empty plan still makes a valid, empty table.
+        assert!(Ruleset::default().render().contains("chain forward"));
+    }
+
+    #[test]
+    fn bad_plans_are_refused() {
+        let mut p = plan();
+        p.forwards.push(Forward { proto: Proto::Tcp, host_port: 8080, addr: "10.88.0.3".parse().unwrap(), port: 81 });
+        assert!(matches!(p.validate(), Err(Error::Conflict(_))));
+        p.forwards.pop();
+        p.forwards.push(Forward { proto: Proto::Udp, host_port: 8080, addr: "10.88.0.3".parse().unwrap(), port: 81 });
+        assert!(p.validate().is_ok(), "udp and tcp are separate ports");
+        p.networks[0].bridge = "bad\"name".into();
+        assert!(matches!(p.validate(), Err(Error::InvalidName(_))));
+    }
+}
