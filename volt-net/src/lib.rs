@@ -3,12 +3,14 @@
 //! Here so far (issue 5 groundwork; not wired to volt-core's `Network` trait yet):
 //! - [`cidr`]: IPv4 networks — parsing, overlap, host ranges;
 //! - [`ipam`]: per-network address allocation, persistent and safe across processes;
+//! - [`link`]: bridges and veth pairs over rtnetlink, the workload end addressed and routed
+//!   inside its network namespace;
 //! - [`nft`]: Volt's nftables table as a plan (networks, port forwards, allowances between
 //!   networks), rendered as one `nft -f` transaction that only ever drops traffic between Volt's
 //!   own bridges.
 //!
-//! Coming: bridges, veth/TAP endpoints and addresses over rtnetlink, and the internal DNS
-//! server. Like the other engines this crate does not depend on volt-core; volt-core adapts it
+//! Coming: TAP devices, wiring into volt-core's `Network` trait and the container commands, and
+//! the internal DNS server. Like the other engines this crate does not depend on volt-core; volt-core adapts it
 //! to its `Network` trait.
 #![deny(missing_docs)]
 
@@ -16,6 +18,7 @@ use std::path::PathBuf;
 
 pub mod cidr;
 pub mod ipam;
+pub mod link;
 pub mod nft;
 
 /// Version of this crate, so frontends can report what they were built with.
@@ -53,6 +56,9 @@ pub enum Error {
         /// The parse error.
         reason: String,
     },
+    /// A netlink request failed.
+    #[error("netlink: {0}")]
+    Netlink(String),
     /// nft refused the ruleset (nothing was changed).
     #[error("nft: {0}")]
     Nft(String),

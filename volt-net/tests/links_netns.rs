@@ -1,0 +1,100 @@
+//! Bridges and veth pairs over rtnetlink, for real, inside a network namespace made for the
+//! test (`unshare --net`, which has no route out): a bridge with its gateway address, a
+//! workload namespace attached by a veth renamed eth0 there, ICMP both ways over the bridge,
+//! and nothing left after delete.
+
+use std::process::{Command, Stdio};
+
+use volt_net::link::Netlink;
+
+fn usable() -> bool {
+    let why = if !rustix::process::geteuid().is_root() {
+        "network namespaces need root"
+    } else if !std::path::Path::new("/bin/busybox").exists() {
+        "busybox is not installed (apt-get install busybox-static)"
+    } else {
+        return true;
+    };
+    assert!(std::env::var_os("CI").is_none(), "CI must run the netlink test: {why}");
+    eprintln!("SKIP: {why}");
+    false
+}
+
+fn links() -> Vec<String> {
+    let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+    dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|s| s.trim().to_string()).collect()
+}
+
+#[test]
+fn bridge_and_veth_in_a_private_netns() {
+    if !usable() {
+        return;
+    }
+    if std::env::var_os("VOLT_NETLINK_CHILD").is_none() {
+        let out = Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "bridge_and_veth_in_a_private_netns", "--nocapture"])
+            .env("VOLT_NETLINK_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "in the namespace: {text}");
+        return;
+    }
+    assert_eq!(links(), ["lo"], "not in a fresh namespace");
+    // The workload: a namespace of its own, held by a sleeping process.
+    let mut holder = Command::new("unshare")
+        .args(["--net", "--", "/bin/busybox", "sleep", "60"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ns = std::path::PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+    // unshare has to have switched namespaces before we look.
+    let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+    for _ in 0..200 {
+        if std::fs::read_link(&ns).is_ok_and(|l| l != me) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = Netlink::connect().unwrap();
+        let gw = "10.77.0.1".parse().unwrap();
+        let idx = n.ensure_bridge("vtest0", gw, 24).await.unwrap();
+        assert_eq!(n.ensure_bridge("vtest0", gw, 24).await.unwrap(), idx, "idempotent");
+        n.attach_veth("vtest0", "vh-test", &ns, "10.77.0.2".parse().unwrap(), 24, gw).await.unwrap();
+        assert!(n.index("vh-test").await.unwrap().is_some());
+        assert!(n.index("vh-testp").await.unwrap().is_none(), "the peer moved into the workload's namespace");
+
+        // ICMP both ways over the bridge.
+        let inside = |args: &[&str]| {
+            Command::new("nsenter")
+                .arg(format!("--net={}", ns.display()))
+                .arg("/bin/busybox")
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let o = inside(&["ping", "-c", "1", "-W", "3", "10.77.0.1"]);
+        assert!(o.status.success(), "workload -> gateway: {}", String::from_utf8_lossy(&o.stdout));
+        let o = Command::new("/bin/busybox").args(["ping", "-c", "1", "-W", "3", "10.77.0.2"]).output().unwrap();
+        assert!(o.status.success(), "host side -> workload: {}", String::from_utf8_lossy(&o.stdout));
+        let o = inside(&["ip", "route"]);
+        let routes = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(routes.contains("default via 10.77.0.1 dev eth0"), "{routes}");
+
+        // A failed attach leaves nothing: the bridge does not exist.
+        assert!(n.attach_veth("nobridge", "vh-bad", &ns, "10.77.0.3".parse().unwrap(), 24, gw).await.is_err());
+        assert!(n.index("vh-bad").await.unwrap().is_none());
+
+        n.delete("vh-test").await.unwrap();
+        n.delete("vh-test").await.unwrap();
+        n.delete("vtest0").await.unwrap();
+    });
+    assert_eq!(links(), ["lo"], "links left behind");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
