@@ -152,8 +152,11 @@ where
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let r = (|| {
-            rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&ns), Some(rustix::thread::LinkNameSpaceType::Network))
-                .map_err(|e| Error::Io { op: "setns", path: "netns".into(), source: e.into() })?;
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .map_err(|e| Error::Io { op: "setns", path: "netns".into(), source: e.into() })?;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Io {
                 op: "start runtime",
                 path: "netns".into(),
