@@ -41,6 +41,19 @@ impl LogQuery {
     pub fn new(tail: Option<usize>, since: Option<OffsetDateTime>) -> Self {
         LogQuery { tail, since }
     }
+
+    /// Keep the lines the query selects (those since `since`, then the last `tail`).
+    pub(crate) fn apply(&self, lines: &mut Vec<LogLine>) {
+        lines.retain(|l| since_ok(l, self.since));
+        self.trim(lines);
+    }
+
+    fn trim(&self, lines: &mut Vec<LogLine>) {
+        if let Some(n) = self.tail {
+            let skip = lines.len().saturating_sub(n);
+            lines.drain(..skip);
+        }
+    }
 }
 
 /// Appends lines to `container.log`, rotating it to `container.log.1`, `.2`, … past `max_size`.
@@ -201,10 +214,7 @@ pub fn read_log(path: &Path, files: u32, query: &LogQuery) -> Result<(Vec<LogLin
             }
         }
     }
-    if let Some(n) = query.tail {
-        let skip = out.len().saturating_sub(n);
-        out.drain(..skip);
-    }
+    query.trim(&mut out);
     Ok((out, end))
 }
 

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,8 +17,8 @@ use super::cgroup::{Cgroup, CgroupStats};
 use super::logs::{read_from, read_log, LineAssembler, LogLine, LogQuery, LOG_FILE};
 use super::store::{read_json, save_state};
 use super::supervisor::{
-    container_procs, ns_pid, spawn_supervisor, supervisor_alive, take_run_lock, SupervisorArgs, KILL_REQUEST,
-    STOP_REQUEST,
+    container_procs, ns_pid, spawn_supervisor, supervisor_alive, take_run_lock, wait_readable as wait_fd,
+    SupervisorArgs, KILL_REQUEST, STOP_REQUEST,
 };
 use super::systemd::{journal, Systemd, UnitStatus};
 use super::{
@@ -87,29 +87,7 @@ fn is_running(s: &ContainerState) -> bool {
 
 /// A pidfd for `pid`, or None if it is gone.
 fn pidfd(pid: u32) -> Option<File> {
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) } as RawFd;
-    // SAFETY: a fresh descriptor we own.
-    (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
-}
-
-/// Wait up to `timeout` for the process behind `fd` to exit; true if it did.
-fn wait_fd(fd: &File, timeout: Duration) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if n > 0 {
-            return true;
-        }
-        // A signal (a Python handler, SIGCHLD) is not the end of the wait.
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted && !left.is_zero() {
-            continue;
-        }
-        return false;
-    }
+    super::supervisor::pidfd(pid).ok()
 }
 
 impl Containers {
@@ -302,7 +280,12 @@ impl Containers {
     }
 
     fn inspect_n(&self, n: &ContainerName, locked: bool) -> Result<ContainerInfo> {
-        let mut info = self.store.inspect(n)?;
+        self.live(self.store.inspect(n)?, locked)
+    }
+
+    /// Bring a stored record up to date with its supervisor (see [`Containers::inspect`]).
+    fn live(&self, mut info: ContainerInfo, locked: bool) -> Result<ContainerInfo> {
+        let n = &info.config.name.clone();
         match info.state.backend.as_deref() {
             Some("systemd") if is_running(&info.state) => {
                 let s = self.systemd()?.status(&unit_name(n))?;
@@ -345,7 +328,8 @@ impl Containers {
     pub fn list(&self) -> Result<Vec<ContainerInfo>> {
         let mut out = Vec::new();
         for i in self.store.list()? {
-            out.push(self.inspect_n(&i.config.name, false).unwrap_or(i));
+            let fallback = i.clone();
+            out.push(self.live(i, false).unwrap_or(fallback));
         }
         Ok(out)
     }
@@ -720,16 +704,7 @@ impl Containers {
         if info.state.backend.as_deref() == Some("systemd") {
             let since = info.state.started.as_deref();
             let (mut lines, _) = journal(&unit_name(&n), self.settings.journal_root.as_deref(), None, since)?;
-            if let Some(s) = query.since {
-                lines.retain(|l| {
-                    time::OffsetDateTime::parse(&l.time, &time::format_description::well_known::Rfc3339)
-                        .is_ok_and(|t| t >= s)
-                });
-            }
-            if let Some(t) = query.tail {
-                let skip = lines.len().saturating_sub(t);
-                lines.drain(..skip);
-            }
+            query.apply(&mut lines);
             return Ok(lines);
         }
         Ok(read_log(&self.store.dir(&n).join(LOG_FILE), self.settings.log_files, query)?.0)

@@ -228,11 +228,37 @@ fn pipe_nonblocking() -> std::io::Result<(File, File)> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
-/// Wait up to `d` for `f` to become readable (a pidfd: its process ended).
-fn wait_readable(f: &File, d: Duration) -> bool {
-    let mut p = libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut p, 1, d.as_millis().min(i32::MAX as u128) as i32) > 0 }
+/// A pidfd for `pid`.
+///
+/// # Errors
+/// The process is gone (or pidfds are unsupported).
+pub(crate) fn pidfd(pid: u32) -> std::io::Result<File> {
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) } as RawFd;
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Wait up to `timeout` for `f` to become readable (a pidfd: its process ended); true if it
+/// did. A signal (a Python handler, SIGCHLD) does not end the wait.
+pub(crate) fn wait_readable(f: &File, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if n > 0 {
+            return true;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted && !left.is_zero() {
+            continue;
+        }
+        return false;
+    }
 }
 
 fn set_nonblocking(fd: RawFd) {
@@ -448,22 +474,20 @@ impl Supervisor {
         let mut c = cmd.spawn().map_err(|e| Error::io("run", PathBuf::from(&argv[0]), e))?;
         drop(procs);
         let pid = c.id();
-        // SAFETY: pidfd_open returns a new descriptor or -1.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) } as RawFd;
-        if pidfd < 0 {
-            let e = std::io::Error::last_os_error();
-            let _ = c.kill();
-            let _ = c.wait();
-            return Err(Error::io("pidfd_open", PathBuf::from(&argv[0]), e));
-        }
+        let pidfd = match pidfd(pid) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                return Err(Error::io("pidfd_open", PathBuf::from(&argv[0]), e));
+            }
+        };
         let out = c.stdout.take().expect("piped");
         let err = c.stderr.take().expect("piped");
         set_nonblocking(out.as_raw_fd());
         set_nonblocking(err.as_raw_fd());
         // The Child handle is dropped; we reap with waitpid ourselves.
         drop(c);
-        // SAFETY: pidfd is a fresh descriptor we own.
-        let pidfd = unsafe { File::from_raw_fd(pidfd) };
         Ok(Child {
             pid,
             pidfd,
