@@ -79,6 +79,9 @@ pub enum Command {
     /// Named volumes that outlive containers
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Networks: bridges with addresses, port forwards, firewall and internal DNS
+    #[command(subcommand, visible_alias = "net")]
+    Network(NetworkCommand),
     /// CPU, memory, I/O and tasks of running containers, refreshing (once with --output json)
     #[command(after_help = "Examples:\n  volt top\n  volt top --interval 2\n  volt -o json top")]
     Top {
@@ -414,6 +417,14 @@ pub struct SpecArgs {
     /// Restart policy: no, on-failure (non-zero exit or signal) or always
     #[arg(long, default_value = "no", value_name = "POLICY")]
     pub restart: String,
+    /// Join a network (repeatable; eth0, eth1, … in order). Without it the container shares the
+    /// host's network. `volt0` is created on first use
+    #[arg(long = "network", visible_alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Forward a host port to the container (on its first network), reachable on the host's
+    /// addresses, 127.0.0.1 included (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]")]
+    pub publish: Vec<String>,
     /// Command and arguments (default: the image's entrypoint and cmd)
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -586,4 +597,106 @@ pub enum VolumeCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+}
+
+/// `volt network …`
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network: a bridge named after it with the gateway address, NAT, and a DNS
+    /// server answering its workloads' names
+    #[command(after_help = "Examples:\n  volt network create front\n  \
+        volt network create back --subnet 10.89.5.0/24 --internal\n  \
+        volt network create edge --subnet 10.90.0.0/24 --gateway 10.90.0.254 --dns-upstream 9.9.9.9\n\n\
+        Without --subnet the first /24 of networks.subnet_pool (10.88.0.0/16) that overlaps neither \
+        another network nor the host's addresses is used.")]
+    Create {
+        /// Network name: 1-15 of a-z, 0-9, '-' and '_' (also the bridge's name)
+        name: String,
+        /// IPv4 subnet in CIDR form
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        /// Gateway address, the bridge's (default: the subnet's first address)
+        #[arg(long, value_name = "IP")]
+        gateway: Option<String>,
+        /// No way out: workloads reach each other and their DNS server, nothing else
+        #[arg(long)]
+        internal: bool,
+        /// Mark the network for multi-host (mesh) use; see docs/networking.md
+        #[arg(long)]
+        mesh: bool,
+        /// Forward names that are not workloads to this DNS server (repeatable; default:
+        /// networks.dns_upstreams, none: such names are refused)
+        #[arg(long = "dns-upstream", value_name = "IP[:PORT]")]
+        dns_upstream: Vec<String>,
+    },
+    /// List networks
+    #[command(visible_alias = "ls", after_help = "Example:\n  volt network list")]
+    List,
+    /// Show a network with its workloads and addresses
+    #[command(after_help = "Example:\n  volt network inspect front")]
+    Inspect {
+        /// Network name
+        name: String,
+    },
+    /// Delete networks (refused while a workload is on one)
+    #[command(visible_alias = "rm", after_help = "Example:\n  volt network rm front")]
+    Delete {
+        /// Network names
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Put a container on a network (at once if it runs)
+    #[command(after_help = "Example:\n  volt network connect back api")]
+    Connect {
+        /// Network name
+        network: String,
+        /// Container name
+        container: String,
+    },
+    /// Take a container off a network
+    #[command(after_help = "Example:\n  volt network disconnect back api")]
+    Disconnect {
+        /// Network name
+        network: String,
+        /// Container name
+        container: String,
+    },
+    /// Firewall between networks and workloads (different networks are denied by default)
+    #[command(subcommand)]
+    Firewall(FirewallCommand),
+}
+
+/// `volt network firewall …`
+#[derive(Debug, Subcommand)]
+pub enum FirewallCommand {
+    /// Allow traffic from a network or workload to another
+    #[command(after_help = "Examples:\n  volt network firewall allow front back\n  \
+        volt network firewall allow api db --port 5432/tcp\n\n\
+        FROM and TO are network names or workload names (a workload: its addresses on all its networks).")]
+    Allow {
+        /// Source network or workload
+        from: String,
+        /// Destination network or workload
+        to: String,
+        /// Only this destination port
+        #[arg(long, value_name = "PORT[/tcp|udp]")]
+        port: Option<String>,
+    },
+    /// Remove an allowance (the default deny applies again)
+    #[command(after_help = "Example:\n  volt network firewall deny front back")]
+    Deny {
+        /// Source network or workload
+        from: String,
+        /// Destination network or workload
+        to: String,
+        /// The port the allowance was given for
+        #[arg(long, value_name = "PORT[/tcp|udp]")]
+        port: Option<String>,
+    },
+    /// List allowances
+    #[command(visible_alias = "ls", after_help = "Example:\n  volt network firewall list")]
+    List,
+    /// Re-apply nftables table 'volt' from the stored state
+    #[command(after_help = "Example:\n  volt network firewall sync")]
+    Sync,
 }

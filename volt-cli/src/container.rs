@@ -30,6 +30,8 @@ fn options(c: &Containers, s: &SpecArgs) -> Result<CreateOptions> {
     for v in &s.volume {
         o.mounts.push(c.mount_from_arg(v)?);
     }
+    o.networks = s.network.clone();
+    o.ports = s.publish.iter().map(|p| p.parse()).collect::<Result<_>>()?;
     Ok(o)
 }
 
@@ -99,6 +101,8 @@ fn info_view(i: &ContainerInfo) -> View {
         ("Hostname", c.hostname.clone().unwrap_or_else(|| c.name.to_string())),
         ("Mounts", if mounts.is_empty() { "-".into() } else { mounts.join(" ") }),
         ("Limits", limits_text(&c.limits)),
+        ("Networks", networks_text(i)),
+        ("Ports", if c.ports.is_empty() { "-".into() } else { c.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ") }),
         ("Restart", format!("{:?}", c.restart).to_lowercase()),
         ("Supervisor", s.backend.clone().unwrap_or_else(|| "-".into())),
         ("Pid", s.pid.map_or("-".into(), |p| p.to_string())),
@@ -109,6 +113,20 @@ fn info_view(i: &ContainerInfo) -> View {
         ("Rootfs", format!("{} ({:?})", i.rootfs.path.display(), i.rootfs.mode).to_lowercase()),
     ]);
     View::new(i, human).id(c.name.to_string())
+}
+
+fn networks_text(i: &ContainerInfo) -> String {
+    if i.endpoints.is_empty() {
+        return "host".into();
+    }
+    i.endpoints
+        .iter()
+        .map(|e| {
+            let a = e.address.map_or("-".into(), |a| a.to_string());
+            format!("{} {a} ({})", e.network, e.interface)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `--since`: RFC 3339 or an age like 30s, 10m, 2h, 1d.

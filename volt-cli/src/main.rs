@@ -6,6 +6,7 @@ mod cli;
 mod container;
 mod generate;
 mod image;
+mod network;
 mod output;
 mod progress;
 
@@ -78,6 +79,7 @@ fn run(command: Command, config: Config, format: Format, quiet: bool) -> volt_co
         Command::Container(cmd) => container::run(&Volt::open(config)?, cmd, format, quiet),
         Command::Ps => container::ps(&Volt::open(config)?),
         Command::Volume(cmd) => container::volume(&Volt::open(config)?, cmd),
+        Command::Network(cmd) => network::run(&Volt::open(config)?, cmd),
         Command::Top { interval, iterations } => container::top(&Volt::open(config)?, interval, iterations, format),
         Command::Registry(cmd) => {
             // The server handles SIGINT/SIGTERM itself (it drains requests in flight).
@@ -131,8 +133,8 @@ pub(crate) async fn interrupted() -> &'static str {
 fn init_logging(debug: bool, quiet: bool, colored: bool) {
     let filter = match (debug, quiet) {
         (true, _) => "debug",
-        (false, true) => "error",
-        (false, false) => "warn",
+        (false, true) => "error,netlink_packet_route=off",
+        (false, false) => "warn,netlink_packet_route=error",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLT_LOG").unwrap_or_else(|_| filter.into()))

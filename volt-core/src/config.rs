@@ -179,6 +179,32 @@ impl Default for ContainerSettings {
     }
 }
 
+/// Network settings (`networks:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Where subnets of networks created without `--subnet` are carved from, as /24s.
+    pub subnet_pool: String,
+    /// The network `--network` means when given no name, created on first use.
+    pub default_network: String,
+    /// Upstream DNS servers the internal DNS forwards other names to (default: none, so
+    /// workloads only resolve each other). `IP` or `IP:PORT`.
+    pub dns_upstreams: Vec<String>,
+    /// Run the internal DNS server on each network's gateway.
+    pub dns: bool,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            subnet_pool: "10.88.0.0/16".into(),
+            default_network: "volt0".into(),
+            dns_upstreams: Vec::new(),
+            dns: true,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -208,6 +234,8 @@ pub struct Config {
     pub registry: RegistrySettings,
     /// Containers.
     pub containers: ContainerSettings,
+    /// Networks.
+    pub networks: NetworkSettings,
     /// Where this configuration was read from (not a file key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -231,6 +259,7 @@ impl Default for Config {
             images: ImageSettings::default(),
             registry: RegistrySettings::default(),
             containers: ContainerSettings::default(),
+            networks: NetworkSettings::default(),
             source: None,
             paths_override: None,
         }

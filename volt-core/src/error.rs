@@ -101,6 +101,9 @@ pub enum Error {
     /// A store (Stellarium) operation failed.
     #[error(transparent)]
     Store(#[from] volt_cas::Error),
+    /// A networking operation failed (volt-net).
+    #[error(transparent)]
+    Network(#[from] volt_net::Error),
     /// The configuration file could not be read or parsed.
     #[error("configuration {}: {reason}", .path.display())]
     Config {
@@ -207,6 +210,17 @@ impl Error {
                 C::Corrupt { .. } | C::Malformed { .. } => ErrorKind::General,
                 _ => ErrorKind::General,
             },
+            Error::Network(e) => {
+                use volt_net::Error as N;
+                match e {
+                    N::InvalidCidr { .. } | N::InvalidName(_) => ErrorKind::Usage,
+                    N::Conflict(_) => ErrorKind::Conflict,
+                    N::Exhausted { .. } => ErrorKind::Resource,
+                    N::Io { source, .. } => io_kind(source),
+                    N::Netlink(_) | N::Nft(_) => ErrorKind::Network,
+                    _ => ErrorKind::General,
+                }
+            }
             Error::Config { .. } | Error::Env { .. } => ErrorKind::InvalidConfig,
             Error::InvalidArgument(_) => ErrorKind::Usage,
             Error::NotFound { .. } => ErrorKind::NotFound,

@@ -13,6 +13,7 @@ pub mod container;
 mod error;
 mod fsutil;
 pub mod image;
+pub mod network;
 pub mod oci;
 mod paths;
 pub mod registry;
@@ -23,7 +24,8 @@ mod workload;
 
 pub use audit::{AuditLog, AuditRecord};
 pub use config::{
-    CasConfig, ColorMode, Config, ContainerSettings, ImageSettings, OutputFormat, RegistrySettings, SupervisorMode,
+    CasConfig, ColorMode, Config, ContainerSettings, ImageSettings, NetworkSettings, OutputFormat, RegistrySettings,
+    SupervisorMode,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use paths::Paths;

@@ -87,7 +87,18 @@ impl Volt {
             self.images()?.clone(),
             self.config.containers.clone(),
             self.audit.clone(),
-        ))
+        )
+        .with_networks(self.networks()))
+    }
+
+    /// Networks: bridges, addresses, port forwards, firewall, internal DNS.
+    pub fn networks(&self) -> crate::network::Networks {
+        crate::network::Networks::new(
+            self.paths.clone(),
+            self.config.networks.clone(),
+            self.config.containers.clone(),
+            self.audit.clone(),
+        )
     }
 
     /// The registry's storage (what `volt registry serve` serves).

@@ -17,8 +17,10 @@
 use std::path::PathBuf;
 
 pub mod cidr;
+pub mod dns;
 pub mod ipam;
 pub mod link;
+pub mod netns;
 pub mod nft;
 
 /// Version of this crate, so frontends can report what they were built with.

@@ -73,6 +73,25 @@ impl Netlink {
         Ok(idx)
     }
 
+    /// Every IPv4 network configured on this namespace's interfaces (to keep new subnets from
+    /// overlapping the host's own).
+    ///
+    /// # Errors
+    /// Netlink errors.
+    pub async fn ipv4_networks(&self) -> Result<Vec<(Ipv4Addr, u8)>, Error> {
+        use rtnetlink::packet_route::address::AddressAttribute;
+        let mut out = Vec::new();
+        let mut s = self.handle.address().get().execute();
+        while let Some(m) = s.try_next().await.map_err(nl("list addresses"))? {
+            for a in &m.attributes {
+                if let AddressAttribute::Address(IpAddr::V4(ip)) = a {
+                    out.push((*ip, m.header.prefix_len));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete link `name` (a veth goes with its peer). Nothing happens if it does not exist.
     ///
     /// # Errors
@@ -84,20 +103,23 @@ impl Netlink {
         Ok(())
     }
 
-    /// Connect a workload: a veth pair `host_if` (on `bridge`, up) and `eth0` in the network
+    /// Connect a workload: a veth pair `host_if` (on `bridge`, up) and `ifname` in the network
     /// namespace at `netns` (a `/proc/PID/ns/net` or bind-mounted namespace file) with
-    /// `addr/prefix`, up, and a default route via `gateway`. On failure nothing is left.
+    /// `addr/prefix`, up, and — when `default_via` is given — the default route through it.
+    /// On failure nothing is left.
     ///
     /// # Errors
     /// Netlink errors; I/O errors opening the namespace.
+    #[allow(clippy::too_many_arguments)]
     pub async fn attach_veth(
         &self,
         bridge: &str,
         host_if: &str,
         netns: &Path,
+        ifname: &str,
         addr: Ipv4Addr,
         prefix: u8,
-        gateway: Ipv4Addr,
+        default_via: Option<Ipv4Addr>,
     ) -> Result<(), Error> {
         let ns = File::open(netns).map_err(|e| Error::Io { op: "open", path: netns.to_path_buf(), source: e })?;
         let br = self.index(bridge).await?.ok_or_else(|| Error::Netlink(format!("no bridge {bridge}")))?;
@@ -105,10 +127,10 @@ impl Netlink {
         let r = async {
             self.handle.link().add(LinkVeth::new(host_if, &peer).build()).execute().await.map_err(nl("add veth"))?;
             let pidx = self.index(&peer).await?.ok_or_else(|| Error::Netlink("veth peer vanished".into()))?;
-            // Into the workload's namespace, renamed eth0 there in the same request.
+            // Into the workload's namespace, renamed there in the same request.
             self.handle
                 .link()
-                .set(LinkUnspec::new_with_index(pidx).setns_by_fd(ns.as_raw_fd()).name("eth0".into()).build())
+                .set(LinkUnspec::new_with_index(pidx).setns_by_fd(ns.as_raw_fd()).name(ifname.to_string()).build())
                 .execute()
                 .await
                 .map_err(nl("move veth into the namespace"))?;
@@ -119,7 +141,8 @@ impl Netlink {
                 .execute()
                 .await
                 .map_err(nl("attach veth to the bridge"))?;
-            in_netns(ns, move || configure_inside(addr, prefix, gateway)).await
+            let ifname = ifname.to_string();
+            in_netns(ns, move || configure_inside(ifname, addr, prefix, default_via)).await
         }
         .await;
         if r.is_err() {
@@ -129,17 +152,24 @@ impl Netlink {
     }
 }
 
-/// Inside the workload's namespace: lo and eth0 up, the address, the default route.
-async fn configure_inside(addr: Ipv4Addr, prefix: u8, gateway: Ipv4Addr) -> Result<(), Error> {
+/// Inside the workload's namespace: lo and the interface up, the address, the default route.
+async fn configure_inside(
+    ifname: String,
+    addr: Ipv4Addr,
+    prefix: u8,
+    default_via: Option<Ipv4Addr>,
+) -> Result<(), Error> {
     let n = Netlink::connect()?;
-    for name in ["lo", "eth0"] {
+    for name in ["lo", ifname.as_str()] {
         let idx = n.index(name).await?.ok_or_else(|| Error::Netlink(format!("no {name} in the namespace")))?;
         n.handle.link().set(LinkUnspec::new_with_index(idx).up().build()).execute().await.map_err(nl("set up"))?;
     }
-    let eth0 = n.index("eth0").await?.unwrap_or(0);
-    n.handle.address().add(eth0, IpAddr::V4(addr), prefix).execute().await.map_err(nl("add address"))?;
-    let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).output_interface(eth0).build();
-    n.handle.route().add(route).execute().await.map_err(nl("add default route"))?;
+    let idx = n.index(&ifname).await?.unwrap_or(0);
+    n.handle.address().add(idx, IpAddr::V4(addr), prefix).execute().await.map_err(nl("add address"))?;
+    if let Some(gw) = default_via {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).output_interface(idx).build();
+        n.handle.route().add(route).execute().await.map_err(nl("add default route"))?;
+    }
     Ok(())
 }
 
@@ -167,6 +197,76 @@ where
         let _ = tx.send(r);
     });
     rx.await.map_err(|_| Error::Netlink("namespace worker died".into()))?
+}
+
+/// Set an IPv4 sysctl of this network namespace (`/proc/sys/net/ipv4/KEY`), e.g.
+/// `ip_forward` or `conf/volt0/route_localnet`.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn set_ipv4_sysctl(key: &str, value: &str) -> Result<(), Error> {
+    let p = Path::new("/proc/sys/net/ipv4").join(key);
+    if std::fs::read_to_string(&p).is_ok_and(|v| v.trim() == value) {
+        return Ok(());
+    }
+    std::fs::write(&p, value).map_err(|e| Error::Io { op: "write", path: p, source: e })
+}
+
+/// Make a persistent TAP device `name` (for a VM; QEMU opens it by name) on `bridge`, up.
+/// Nothing happens if it exists.
+///
+/// # Errors
+/// [`Error::Io`] from `/dev/net/tun`; netlink errors.
+pub async fn create_tap(nl_: &Netlink, bridge: &str, name: &str) -> Result<(), Error> {
+    if nl_.index(name).await?.is_none() {
+        tun_persist(name)?;
+    }
+    let br = nl_.index(bridge).await?.ok_or_else(|| Error::Netlink(format!("no bridge {bridge}")))?;
+    let idx = nl_.index(name).await?.ok_or_else(|| Error::Netlink(format!("tap {name} vanished")))?;
+    let r = nl_
+        .handle
+        .link()
+        .set(LinkUnspec::new_with_index(idx).controller(br).up().build())
+        .execute()
+        .await
+        .map_err(nl("attach tap to the bridge"));
+    if r.is_err() {
+        let _ = nl_.delete(name).await;
+    }
+    r
+}
+
+/// `TUNSETIFF` with `IFF_TAP | IFF_NO_PI`, then `TUNSETPERSIST`, on a fresh `/dev/net/tun` fd.
+fn tun_persist(name: &str) -> Result<(), Error> {
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+    const TUNSETPERSIST: libc::c_ulong = 0x4004_54cb;
+    const IFF_TAP: libc::c_short = 0x0002;
+    const IFF_NO_PI: libc::c_short = 0x1000;
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+    if name.is_empty() || name.len() > 15 {
+        return Err(Error::InvalidName(format!("interface name {name:?}")));
+    }
+    let dev = Path::new("/dev/net/tun");
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(dev).map_err(|e| Error::Io {
+        op: "open",
+        path: dev.into(),
+        source: e,
+    })?;
+    let mut req = IfReq { name: [0; 16], flags: IFF_TAP | IFF_NO_PI, _pad: [0; 22] };
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    let fd = f.as_raw_fd();
+    // SAFETY: both requests read an `ifreq`-sized struct we own (TUNSETPERSIST takes an int).
+    let rc = unsafe { libc::ioctl(fd, TUNSETIFF as _, &mut req as *mut IfReq) };
+    let rc = if rc == 0 { unsafe { libc::ioctl(fd, TUNSETPERSIST as _, 1 as libc::c_ulong) } } else { rc };
+    if rc != 0 {
+        return Err(Error::Io { op: "make tap device", path: dev.into(), source: std::io::Error::last_os_error() });
+    }
+    Ok(())
 }
 
 fn libc_enodev() -> i32 {

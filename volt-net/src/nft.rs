@@ -30,6 +30,10 @@ pub struct NetRules {
     pub subnet: Ipv4Net,
     /// Masquerade traffic leaving the host from this network.
     pub masquerade: bool,
+    /// Internal: its workloads reach each other, their DNS server and what is explicitly
+    /// allowed, but not the host's other services nor anything outside.
+    #[serde(default)]
+    pub internal: bool,
 }
 
 /// Transport protocol of a port forward.
@@ -64,13 +68,27 @@ pub struct Forward {
     pub port: u16,
 }
 
-/// Traffic allowed from one network to another (default: denied between networks).
+/// One side of a firewall allowance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// Every workload of a network (by network name).
+    Network(String),
+    /// Given workload addresses.
+    Addrs(Vec<Ipv4Addr>),
+}
+
+/// Traffic allowed from one side to another (default: denied between networks), optionally
+/// to one destination port only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allow {
-    /// Source network name.
-    pub from: String,
-    /// Destination network name.
-    pub to: String,
+    /// Source.
+    pub from: Endpoint,
+    /// Destination.
+    pub to: Endpoint,
+    /// Destination port, if only one is allowed.
+    #[serde(default)]
+    pub port: Option<(Proto, u16)>,
 }
 
 /// Everything the table is computed from.
@@ -86,6 +104,29 @@ pub struct Ruleset {
 
 fn quote(s: &str) -> String {
     format!("\"{s}\"")
+}
+
+fn addr_set(a: &[Ipv4Addr]) -> String {
+    if a.len() == 1 {
+        a[0].to_string()
+    } else {
+        format!("{{ {} }}", a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+impl Ruleset {
+    /// The match for one side of an allowance (`iifname "br"` or `ip saddr …`), or None when
+    /// it names nothing (an unknown network, no addresses).
+    fn side(&self, e: &Endpoint, src: bool) -> Option<String> {
+        match e {
+            Endpoint::Network(n) => {
+                let b = &self.networks.iter().find(|x| &x.name == n)?.bridge;
+                Some(format!("{} {}", if src { "iifname" } else { "oifname" }, quote(b)))
+            }
+            Endpoint::Addrs(a) if a.is_empty() => None,
+            Endpoint::Addrs(a) => Some(format!("ip {} {}", if src { "saddr" } else { "daddr" }, addr_set(a))),
+        }
+    }
 }
 
 impl Ruleset {
@@ -123,29 +164,44 @@ impl Ruleset {
         let _ = writeln!(s, "table ip {TABLE} {{");
         let bridges: Vec<String> = self.networks.iter().map(|n| quote(&n.bridge)).collect();
 
-        // forward: within a network, replies, allowed pairs, to the outside; then deny between
-        // Volt networks. Nothing else is matched.
+        // forward: replies, within a network, allowed pairs, forwarded ports; then deny between
+        // Volt networks and in or out of internal ones. Nothing else is matched.
         let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority filter; policy accept;");
         if !bridges.is_empty() {
             let set = format!("{{ {} }}", bridges.join(", "));
+            let _ = writeln!(s, "    iifname {set} ct state established,related accept");
             let _ = writeln!(s, "    oifname {set} ct state established,related accept");
             for n in &self.networks {
                 let b = quote(&n.bridge);
                 let _ = writeln!(s, "    iifname {b} oifname {b} accept");
             }
             for a in &self.allows {
-                let (Some(f), Some(t)) =
-                    (self.networks.iter().find(|n| n.name == a.from), self.networks.iter().find(|n| n.name == a.to))
-                else {
+                let (Some(f), Some(t)) = (self.side(&a.from, true), self.side(&a.to, false)) else {
                     continue;
                 };
-                let _ = writeln!(s, "    iifname {} oifname {} accept", quote(&f.bridge), quote(&t.bridge));
+                let port = a.port.map(|(p, n)| format!(" {} dport {n}", p.as_str())).unwrap_or_default();
+                let _ = writeln!(s, "    {f} {t}{port} accept");
             }
             for f in &self.forwards {
                 let _ =
                     writeln!(s, "    ip daddr {} {} dport {} ct status dnat accept", f.addr, f.proto.as_str(), f.port);
             }
             let _ = writeln!(s, "    iifname {set} oifname {set} drop");
+            for n in self.networks.iter().filter(|n| n.internal) {
+                let b = quote(&n.bridge);
+                let _ = writeln!(s, "    iifname {b} drop");
+                let _ = writeln!(s, "    oifname {b} drop");
+            }
+        }
+        let _ = writeln!(s, "  }}");
+
+        // input: workloads of internal networks reach only their DNS server on the host.
+        let _ = writeln!(s, "  chain input {{\n    type filter hook input priority filter; policy accept;");
+        for n in self.networks.iter().filter(|n| n.internal) {
+            let b = quote(&n.bridge);
+            let _ = writeln!(s, "    iifname {b} ct state established,related accept");
+            let _ = writeln!(s, "    iifname {b} meta l4proto {{ tcp, udp }} th dport 53 accept");
+            let _ = writeln!(s, "    iifname {b} drop");
         }
         let _ = writeln!(s, "  }}");
 
@@ -170,7 +226,7 @@ impl Ruleset {
         // that came from the host's loopback (the workload could not answer 127.0.0.1).
         let _ = writeln!(s, "  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;");
         for n in &self.networks {
-            if n.masquerade {
+            if n.masquerade && !n.internal {
                 let _ = writeln!(s, "    ip saddr {} oifname != {} masquerade", n.subnet, quote(&n.bridge));
             }
             let _ = writeln!(s, "    ip saddr 127.0.0.0/8 oifname {} masquerade", quote(&n.bridge));
@@ -231,12 +287,14 @@ mod tests {
                     bridge: "volt0".into(),
                     subnet: "10.88.0.0/24".parse().unwrap(),
                     masquerade: true,
+                    internal: false,
                 },
                 NetRules {
                     name: "back".into(),
                     bridge: "voltb".into(),
                     subnet: "10.89.0.0/24".parse().unwrap(),
                     masquerade: false,
+                    internal: true,
                 },
             ],
             forwards: vec![Forward {
@@ -245,7 +303,16 @@ mod tests {
                 addr: "10.88.0.2".parse().unwrap(),
                 port: 80,
             }],
-            allows: vec![Allow { from: "front".into(), to: "back".into() }],
+            allows: vec![
+                Allow { from: Endpoint::Network("front".into()), to: Endpoint::Network("back".into()), port: None },
+                Allow {
+                    from: Endpoint::Addrs(vec!["10.89.0.5".parse().unwrap()]),
+                    to: Endpoint::Addrs(vec!["10.88.0.2".parse().unwrap(), "10.88.0.3".parse().unwrap()]),
+                    port: Some((Proto::Tcp, 5432)),
+                },
+                // Names nothing: rendered as nothing.
+                Allow { from: Endpoint::Network("gone".into()), to: Endpoint::Addrs(vec![]), port: None },
+            ],
         }
     }
 
@@ -257,12 +324,22 @@ delete table ip volt
 table ip volt {
   chain forward {
     type filter hook forward priority filter; policy accept;
+    iifname { "volt0", "voltb" } ct state established,related accept
     oifname { "volt0", "voltb" } ct state established,related accept
     iifname "volt0" oifname "volt0" accept
     iifname "voltb" oifname "voltb" accept
     iifname "volt0" oifname "voltb" accept
+    ip saddr 10.89.0.5 ip daddr { 10.88.0.2, 10.88.0.3 } tcp dport 5432 accept
     ip daddr 10.88.0.2 tcp dport 80 ct status dnat accept
     iifname { "volt0", "voltb" } oifname { "volt0", "voltb" } drop
+    iifname "voltb" drop
+    oifname "voltb" drop
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "voltb" ct state established,related accept
+    iifname "voltb" meta l4proto { tcp, udp } th dport 53 accept
+    iifname "voltb" drop
   }
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
@@ -281,11 +358,12 @@ table ip volt {
 }
 "#;
         assert_eq!(text, expected);
-        // Every drop names Volt bridges on both sides; every chain accepts by default.
+        // Every drop matches a Volt bridge; every chain accepts by default.
         for l in text.lines().filter(|l| l.contains("drop")) {
-            assert!(l.trim_start().starts_with("iifname {") && l.contains("oifname {"), "{l}");
+            let l = l.trim_start();
+            assert!(l.starts_with("iifname {") && l.contains("oifname {") || l.starts_with("iifname \"voltb\"") || l.starts_with("oifname \"voltb\""), "{l}");
         }
-        assert_eq!(text.matches("policy accept").count(), 4);
+        assert_eq!(text.matches("policy accept").count(), 5);
         assert!(!text.contains("policy drop"));
         // An empty plan still makes a valid, empty table.
         assert!(Ruleset::default().render().contains("chain forward"));

@@ -65,7 +65,7 @@ fn bridge_and_veth_in_a_private_netns() {
         let gw = "10.77.0.1".parse().unwrap();
         let idx = n.ensure_bridge("vtest0", gw, 24).await.unwrap();
         assert_eq!(n.ensure_bridge("vtest0", gw, 24).await.unwrap(), idx, "idempotent");
-        n.attach_veth("vtest0", "vh-test", &ns, "10.77.0.2".parse().unwrap(), 24, gw).await.unwrap();
+        n.attach_veth("vtest0", "vh-test", &ns, "eth0", "10.77.0.2".parse().unwrap(), 24, Some(gw)).await.unwrap();
         assert!(n.index("vh-test").await.unwrap().is_some());
         assert!(n.index("vh-testp").await.unwrap().is_none(), "the peer moved into the workload's namespace");
 
@@ -87,7 +87,7 @@ fn bridge_and_veth_in_a_private_netns() {
         assert!(routes.contains("default via 10.77.0.1 dev eth0"), "{routes}");
 
         // A failed attach leaves nothing: the bridge does not exist.
-        assert!(n.attach_veth("nobridge", "vh-bad", &ns, "10.77.0.3".parse().unwrap(), 24, gw).await.is_err());
+        assert!(n.attach_veth("nobridge", "vh-bad", &ns, "eth0", "10.77.0.3".parse().unwrap(), 24, Some(gw)).await.is_err());
         assert!(n.index("vh-bad").await.unwrap().is_none());
 
         n.delete("vh-test").await.unwrap();
@@ -97,4 +97,83 @@ fn bridge_and_veth_in_a_private_netns() {
     assert_eq!(links(), ["lo"], "links left behind");
     let _ = holder.kill();
     let _ = holder.wait();
+}
+
+/// A persistent namespace (bind-mounted nsfs file) with two interfaces, the second without a
+/// default route, and a TAP device on the bridge; all gone after removal.
+#[test]
+fn persistent_netns_two_interfaces_and_tap() {
+    if !usable() {
+        return;
+    }
+    if std::env::var_os("VOLT_NETLINK_CHILD").is_none() {
+        let out = Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "persistent_netns_two_interfaces_and_tap", "--nocapture"])
+            .env("VOLT_NETLINK_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "in the namespace: {text}");
+        return;
+    }
+    assert_eq!(links(), ["lo"], "not in a fresh namespace");
+    let t = tempfile::tempdir().unwrap();
+    let ns = t.path().join("ns");
+    volt_net::netns::create(&ns).unwrap();
+    assert!(volt_net::netns::is_live(&ns));
+    volt_net::netns::create(&ns).unwrap(); // idempotent
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = Netlink::connect().unwrap();
+        n.ensure_bridge("vta", "10.78.0.1".parse().unwrap(), 24).await.unwrap();
+        n.ensure_bridge("vtb", "10.79.0.1".parse().unwrap(), 24).await.unwrap();
+        n.attach_veth("vta", "vh-a", &ns, "eth0", "10.78.0.2".parse().unwrap(), 24, Some("10.78.0.1".parse().unwrap()))
+            .await
+            .unwrap();
+        n.attach_veth("vtb", "vh-b", &ns, "eth1", "10.79.0.2".parse().unwrap(), 24, None).await.unwrap();
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", ns.display()))
+            .args(["/bin/busybox", "ip", "-4", "addr"])
+            .output()
+            .unwrap();
+        let addrs = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(addrs.contains("10.78.0.2/24") && addrs.contains("eth0"), "{addrs}");
+        assert!(addrs.contains("10.79.0.2/24") && addrs.contains("eth1"), "{addrs}");
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", ns.display()))
+            .args(["/bin/busybox", "ip", "route"])
+            .output()
+            .unwrap();
+        let routes = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(routes.matches("default").count(), 1, "{routes}");
+        for ip in ["10.78.0.2", "10.79.0.2"] {
+            let o = Command::new("/bin/busybox").args(["ping", "-c", "1", "-W", "3", ip]).output().unwrap();
+            assert!(o.status.success(), "host -> {ip}");
+        }
+        // A VM's TAP device, on the bridge and up.
+        volt_net::link::create_tap(&n, "vta", "vtap-test").await.unwrap();
+        // (/sys shows the host's namespace, so ask over netlink.)
+        let o = Command::new("/bin/busybox").args(["ip", "link", "show", "vtap-test"]).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("master vta") && text.contains(",UP"), "{text}");
+        n.delete("vtap-test").await.unwrap();
+    });
+    // The namespace goes with its veths; the bridges are ours to remove.
+    volt_net::netns::remove(&ns).unwrap();
+    assert!(!ns.exists());
+    volt_net::netns::remove(&ns).unwrap();
+    for _ in 0..100 {
+        if !links().iter().any(|l| l.starts_with("vh-")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rt.block_on(async {
+        let n = Netlink::connect().unwrap();
+        n.delete("vta").await.unwrap();
+        n.delete("vtb").await.unwrap();
+    });
+    assert_eq!(links(), ["lo"], "links left behind");
 }

@@ -59,6 +59,7 @@ fn ruleset_applies_atomically_in_a_private_netns() {
             bridge: "volt0".into(),
             subnet: "10.88.0.0/24".parse().unwrap(),
             masquerade: true,
+            internal: false,
         }],
         forwards: vec![Forward { proto: Proto::Tcp, host_port: 8080, addr: "10.88.0.2".parse().unwrap(), port: 80 }],
         allows: vec![],

@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 pub use logs::{LogLine, LogQuery};
 pub use plan::{nspawn_argv, unit_file, with_exec_start_pre, NspawnOptions, UNIT_TEMPLATE};
 pub use runtime::{print_line, Backend, Containers, LogFollower, TopEntry};
-pub use store::{ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
+pub(crate) use runtime::find_supervisor;
+pub use store::{ContainerEndpoint, ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
 pub use volume::{Volume, Volumes};
 
 /// A process recorded in state files: pid plus start time, so a reused pid is never mistaken
@@ -212,6 +213,13 @@ pub struct ContainerConfig {
     /// Deleted when it ends (`run --rm`); see [`CreateOptions::ephemeral`].
     #[serde(default)]
     pub ephemeral: bool,
+    /// Networks it is on (`eth0`, `eth1`, … in this order; the first has the default route
+    /// and the DNS server). Empty: the host's network.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Port forwards to its address on the first network.
+    #[serde(default)]
+    pub ports: Vec<crate::network::PortMap>,
 }
 
 /// Check an environment entry (`KEY=value`, KEY a shell-style name).

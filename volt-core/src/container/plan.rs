@@ -19,11 +19,28 @@ pub struct NspawnOptions {
     /// Run the command as PID 2 under a minimal stub init (`--as-pid2`): plain commands then get
     /// signals and zombie reaping as they expect.
     pub as_pid2: bool,
+    /// Join this network namespace (`--network-namespace-path`); otherwise the host's network.
+    pub netns: Option<std::path::PathBuf>,
+    /// Bind this file read-only at `/etc/resolv.conf`.
+    pub resolv_conf: Option<std::path::PathBuf>,
+}
+
+impl NspawnOptions {
+    /// The options for `config` stored in container directory `dir`: on its networks (if any),
+    /// the namespace `dir/netns` and `dir/resolv.conf`.
+    pub fn for_container(config: &ContainerConfig, dir: &Path) -> Self {
+        let on_net = !config.networks.is_empty();
+        NspawnOptions {
+            netns: on_net.then(|| dir.join("netns")),
+            resolv_conf: on_net.then(|| dir.join("resolv.conf")),
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for NspawnOptions {
     fn default() -> Self {
-        NspawnOptions { register: false, keep_unit: true, tty: false, as_pid2: true }
+        NspawnOptions { register: false, keep_unit: true, tty: false, as_pid2: true, netns: None, resolv_conf: None }
     }
 }
 
@@ -60,6 +77,12 @@ pub fn nspawn_argv(config: &ContainerConfig, rootfs: &Path, opts: &NspawnOptions
     a.push(format!("--console={}", if opts.tty { "interactive" } else { "pipe" }));
     if opts.as_pid2 {
         a.push("--as-pid2".into());
+    }
+    if let Some(ns) = &opts.netns {
+        a.push(format!("--network-namespace-path={}", ns.display()));
+    }
+    if let Some(r) = &opts.resolv_conf {
+        a.push(format!("--bind-ro={}:/etc/resolv.conf", bind_escape(&r.to_string_lossy())));
     }
     for e in &config.env {
         a.push(format!("--setenv={e}"));

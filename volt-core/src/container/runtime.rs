@@ -21,8 +21,10 @@ use super::supervisor::{
     SupervisorArgs, KILL_REQUEST, STOP_REQUEST,
 };
 use super::systemd::{journal, Systemd, UnitStatus};
+use crate::config::NetworkSettings;
+use crate::network::{host_ifname, Networks};
 use super::{
-    generate_name, nspawn_argv, parse_mount, unit_file, ContainerInfo, ContainerName, ContainerState, ContainerStore,
+    generate_name, nspawn_argv, ContainerConfig, ContainerEndpoint, parse_mount, unit_file, ContainerInfo, ContainerName, ContainerState, ContainerStore,
     CreateOptions, Limits, Mount, NspawnOptions, Volumes, UNIT_TEMPLATE,
 };
 use crate::audit::AuditLog;
@@ -75,6 +77,7 @@ pub struct Containers {
     audit: AuditLog,
     backend: Backend,
     systemd: OnceLock<Systemd>,
+    networks: Networks,
 }
 
 fn unit_name(name: &ContainerName) -> String {
@@ -101,6 +104,7 @@ impl Containers {
             SupervisorMode::Auto => Backend::Direct,
         };
         tracing::debug!(supervisor = backend.as_str(), "containers: supervisor chosen");
+        let networks = Networks::new(paths.clone(), NetworkSettings::default(), settings.clone(), audit.clone());
         Containers {
             store: ContainerStore::new(paths.clone(), images.clone()),
             volumes: Volumes::new(paths.clone()),
@@ -110,7 +114,19 @@ impl Containers {
             audit,
             backend,
             systemd: OnceLock::new(),
+            networks,
         }
+    }
+
+    /// Use these networks (with their settings) for `--network`.
+    pub fn with_networks(mut self, networks: Networks) -> Self {
+        self.networks = networks;
+        self
+    }
+
+    /// The networks containers join.
+    pub fn networks(&self) -> &Networks {
+        &self.networks
     }
 
     /// The supervisor in use.
@@ -144,26 +160,7 @@ impl Containers {
     }
 
     fn supervisor_binary(&self) -> Result<PathBuf> {
-        if let Some(p) = &self.settings.supervisor_binary {
-            return Ok(p.clone());
-        }
-        if let Some(p) = std::env::var_os("VOLT_SUPERVISOR") {
-            return Ok(PathBuf::from(p));
-        }
-        if let Some(p) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("volt-supervisor"))) {
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-        for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
-            let p = d.join("volt-supervisor");
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-        Err(Error::Unsupported(
-            "volt-supervisor not found (set VOLT_SUPERVISOR, containers.supervisor_binary, or put it on PATH)".into(),
-        ))
+        find_supervisor(&self.settings)
     }
 
     /// A supervisor that recorded its container's end exits right after: wait (up to 5 s) for
@@ -225,9 +222,140 @@ impl Containers {
             Some(n) => Self::name(n)?,
             None => self.free_name(),
         };
+        for n in &opts.networks {
+            crate::network::check_network_name(n)?;
+        }
         let info = self.store.create(&name, &image, opts)?;
-        self.write_unit(&info)?;
+        let r = (|| {
+            self.networks.reserve(name.as_str(), &opts.networks, &opts.ports)?;
+            self.write_unit(&info)
+        })();
+        if let Err(e) = r {
+            // Nothing of a refused create is kept: not the record, not an address or a rule.
+            let _lock = self.store.lock(&name)?;
+            for n in &opts.networks {
+                let _ = self.networks.release(n, name.as_str());
+            }
+            self.store.delete_locked(&name)?;
+            return Err(e);
+        }
+        self.with_endpoints(info)
+    }
+
+    /// Fill in a container's addresses.
+    fn with_endpoints(&self, mut info: ContainerInfo) -> Result<ContainerInfo> {
+        let name = info.config.name.as_str();
+        info.endpoints = info
+            .config
+            .networks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Ok(ContainerEndpoint {
+                    network: n.clone(),
+                    address: self.networks.address(n, name)?,
+                    interface: format!("eth{i}"),
+                    host_interface: host_ifname(n, name),
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(info)
+    }
+
+    /// Put the container's network namespace on its networks (made if missing, e.g. after a
+    /// reboot; what is there already is kept) and write its resolv.conf.
+    fn plug(&self, info: &ContainerInfo) -> Result<()> {
+        let c = &info.config;
+        if c.networks.is_empty() {
+            return Ok(());
+        }
+        let dir = self.store.dir(&c.name);
+        let ns = dir.join("netns");
+        volt_net::netns::create(&ns)?;
+        let mut resolv = String::new();
+        for (i, n) in c.networks.iter().enumerate() {
+            self.networks.attach(n, c.name.as_str(), &ns, &format!("eth{i}"), i == 0)?;
+            if i == 0 {
+                let gw = self.networks.ensure(n)?.gateway;
+                resolv = format!("nameserver {gw}\nsearch {n}.{}\noptions ndots:1\n", volt_net::dns::DOMAIN);
+            }
+        }
+        crate::fsutil::write_replace(&dir.join("resolv.conf"), resolv.as_bytes(), false)
+    }
+
+    /// Take the container off its networks for good (before its record goes).
+    fn unplug_all(&self, c: &ContainerConfig) -> Result<()> {
+        for n in &c.networks {
+            self.networks.release(n, c.name.as_str())?;
+        }
+        volt_net::netns::remove(&self.store.dir(&c.name).join("netns"))?;
+        Ok(())
+    }
+
+    /// Put a container on one more network: an address now, and if it runs, the interface
+    /// (`ethN`) at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Conflict`] if it is on that network already.
+    pub fn connect(&self, name: &str, network: &str) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            let info = self.inspect_n(&n, true)?;
+            if info.config.networks.iter().any(|x| x == network) {
+                return Err(Error::Conflict(format!("container {n} is on network {network} already")));
+            }
+            self.networks.reserve(n.as_str(), std::slice::from_ref(&network.to_string()), &[])?;
+            let mut config = info.config.clone();
+            config.networks.push(network.to_string());
+            let r = (|| {
+                if is_running(&info.state) {
+                    let ns = self.store.dir(&n).join("netns");
+                    if !volt_net::netns::is_live(&ns) {
+                        return Err(Error::Conflict(format!(
+                            "container {n} runs on the host's network; connect it while stopped"
+                        )));
+                    }
+                    let i = config.networks.len() - 1;
+                    self.networks.attach(network, n.as_str(), &ns, &format!("eth{i}"), i == 0)?;
+                }
+                self.store.save_config(&config)
+            })();
+            if let Err(e) = r {
+                let _ = self.networks.release(network, n.as_str());
+                return Err(e);
+            }
+            self.write_unit(&ContainerInfo { config, ..info })?;
+            self.inspect_n(&n, true)
+        })();
+        self.audit.outcome("container.connect", &format!("{name} {network}"), &r);
+        r
+    }
+
+    /// Take a container off a network: its interface there, address, name and forwards.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Conflict`] if it is not on that network.
+    pub fn disconnect(&self, name: &str, network: &str) -> Result<ContainerInfo> {
+        let n = Self::name(name)?;
+        let r = (|| {
+            let _lock = self.store.lock(&n)?;
+            let info = self.inspect_n(&n, true)?;
+            let Some(pos) = info.config.networks.iter().position(|x| x == network) else {
+                return Err(Error::Conflict(format!("container {n} is not on network {network}")));
+            };
+            let mut config = info.config.clone();
+            config.networks.remove(pos);
+            if config.networks.is_empty() {
+                config.ports.clear();
+            }
+            self.store.save_config(&config)?;
+            self.networks.release(network, n.as_str())?;
+            self.write_unit(&ContainerInfo { config, ..info })?;
+            self.inspect_n(&n, true)
+        })();
+        self.audit.outcome("container.disconnect", &format!("{name} {network}"), &r);
+        r
     }
 
     fn free_name(&self) -> ContainerName {
@@ -245,7 +373,8 @@ impl Containers {
 
     /// `units/volt-container@NAME.service`, regenerated from the configuration.
     fn write_unit(&self, info: &ContainerInfo) -> Result<PathBuf> {
-        let argv = nspawn_argv(&info.config, &info.rootfs.path, &NspawnOptions::default());
+        let dir = self.store.dir(&info.config.name);
+        let argv = nspawn_argv(&info.config, &info.rootfs.path, &NspawnOptions::for_container(&info.config, &dir));
         let mut unit = unit_file(&info.config, &argv);
         if info.rootfs.mode == RootfsMode::Overlay {
             if let (Some(l), Some(u)) = (&info.rootfs.lower, &info.rootfs.upper) {
@@ -280,7 +409,7 @@ impl Containers {
     }
 
     fn inspect_n(&self, n: &ContainerName, locked: bool) -> Result<ContainerInfo> {
-        self.live(self.store.inspect(n)?, locked)
+        self.with_endpoints(self.live(self.store.inspect(n)?, locked)?)
     }
 
     /// Bring a stored record up to date with its supervisor (see [`Containers::inspect`]).
@@ -329,7 +458,9 @@ impl Containers {
         let mut out = Vec::new();
         for i in self.store.list()? {
             let fallback = i.clone();
-            out.push(self.live(i, false).unwrap_or(fallback));
+            let i = self.live(i, false).unwrap_or(fallback);
+            let fallback = i.clone();
+            out.push(self.with_endpoints(i).unwrap_or(fallback));
         }
         Ok(out)
     }
@@ -358,6 +489,7 @@ impl Containers {
             }
         }
         let _ = fs::remove_file(dir.join(STOP_REQUEST));
+        self.plug(&info)?;
         match self.backend {
             Backend::Direct => {
                 let rootfs = self.images.ensure_rootfs(&dir)?;
@@ -544,6 +676,7 @@ impl Containers {
                 cg.remove()?;
             }
             let _ = fs::remove_file(self.paths.units_dir().join(unit_name(&n)));
+            self.unplug_all(&info.config)?;
             self.store.delete_locked(&n)
         })();
         self.audit.outcome("container.delete", name, &r);
@@ -870,6 +1003,31 @@ impl Containers {
     pub fn store(&self) -> &ContainerStore {
         &self.store
     }
+}
+
+/// The `volt-supervisor` binary: `containers.supervisor_binary`, `VOLT_SUPERVISOR`, beside the
+/// running program, then `PATH`.
+pub(crate) fn find_supervisor(settings: &ContainerSettings) -> Result<PathBuf> {
+    if let Some(p) = &settings.supervisor_binary {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("VOLT_SUPERVISOR") {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("volt-supervisor"))) {
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let p = d.join("volt-supervisor");
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::Unsupported(
+        "volt-supervisor not found (set VOLT_SUPERVISOR, containers.supervisor_binary, or put it on PATH)".into(),
+    ))
 }
 
 fn exit_of(st: std::process::ExitStatus) -> i32 {

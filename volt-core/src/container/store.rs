@@ -115,6 +115,10 @@ pub struct CreateOptions {
     /// Deleted when it ends (`run --rm`): its state files skip fsync and its overlay is mounted
     /// `volatile`, since nothing of it is meant to outlive the run.
     pub ephemeral: bool,
+    /// Networks to join (see [`ContainerConfig::networks`]).
+    pub networks: Vec<String>,
+    /// Port forwards (`-p`), to its address on the first network.
+    pub ports: Vec<crate::network::PortMap>,
 }
 
 /// A container as stored.
@@ -126,6 +130,22 @@ pub struct ContainerInfo {
     pub state: ContainerState,
     /// Root filesystem.
     pub rootfs: RootfsMount,
+    /// Its addresses on its networks (filled in by inspect and list).
+    #[serde(default)]
+    pub endpoints: Vec<ContainerEndpoint>,
+}
+
+/// A container's place on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerEndpoint {
+    /// Network.
+    pub network: String,
+    /// Its address there (none: not reserved, e.g. after the network was re-made).
+    pub address: Option<std::net::Ipv4Addr>,
+    /// Interface inside the container.
+    pub interface: String,
+    /// The veth's host end.
+    pub host_interface: String,
 }
 
 /// The container directories of one Volt installation.
@@ -167,6 +187,17 @@ impl ContainerStore {
         rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::io("lock", &p, e.into()))?;
         Ok(ContainerLock(f))
+    }
+
+    /// Replace a container's `config.json` (atomically, durably). The caller holds its lock.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save_config(&self, config: &ContainerConfig) -> Result<()> {
+        crate::fsutil::write_atomic(
+            &self.dir(&config.name).join("config.json"),
+            &serde_json::to_vec_pretty(config).expect("serialises"),
+        )
     }
 
     /// Create container `name` from `image`. All or nothing: on any error no trace of the
@@ -226,6 +257,8 @@ impl ContainerStore {
                 restart: opts.restart,
                 labels: c.labels.clone(),
                 ephemeral: opts.ephemeral,
+                networks: opts.networks.clone(),
+                ports: opts.ports.clone(),
             };
             let rootfs = self.images.create_rootfs_with(image, &dir, opts.copy_rootfs, opts.ephemeral)?;
             let state = ContainerState::new(crate::image::now_rfc3339());
@@ -236,7 +269,7 @@ impl ContainerStore {
                 &serde_json::to_vec_pretty(&config).expect("serialises"),
                 !opts.ephemeral,
             )?;
-            Ok(ContainerInfo { config, state, rootfs })
+            Ok(ContainerInfo { config, state, rootfs, endpoints: Vec::new() })
         })();
         if r.is_err() {
             let _ = self.images.remove_rootfs(&dir);
@@ -265,7 +298,7 @@ impl ContainerStore {
         let state = serde_json::from_slice(&sb).map_err(|_| parse("state.json", sb))?;
         let rb = read("rootfs.json")?;
         let rootfs = serde_json::from_slice(&rb).map_err(|_| parse("rootfs.json", rb))?;
-        Ok(ContainerInfo { config, state, rootfs })
+        Ok(ContainerInfo { config, state, rootfs, endpoints: Vec::new() })
     }
 
     /// All complete containers, by name. Directories without `config.json` (a create that

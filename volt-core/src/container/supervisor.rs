@@ -271,6 +271,15 @@ fn set_nonblocking(fd: RawFd) {
 
 /// Entry point of the `volt-supervisor` binary. Returns the process exit code.
 pub fn supervisor_main() -> i32 {
+    if std::env::args().nth(1).as_deref() == Some("dns") {
+        return match std::env::args().nth(2) {
+            Some(a) => crate::network::dns_main(&a),
+            None => {
+                eprintln!("volt-supervisor dns: started by Volt to serve a network's names; not meant to be run by hand");
+                2
+            }
+        };
+    }
     let Some(arg) = std::env::args().nth(1) else {
         eprintln!("volt-supervisor: started by Volt to supervise one container; not meant to be run by hand");
         return 2;
@@ -355,7 +364,7 @@ impl Supervisor {
         }
         let mut log = LogWriter::open(&dir.join(LOG_FILE), self.args.log_max_size, self.args.log_files)?;
         let me = ProcRef { pid: std::process::id(), start_time: start_time(std::process::id()).unwrap_or(0) };
-        let argv = nspawn_argv(&config, &dir.join("rootfs"), &NspawnOptions::default());
+        let argv = nspawn_argv(&config, &dir.join("rootfs"), &NspawnOptions::for_container(&config, &dir));
         let mut restarts = 0u32;
         let mut backoff = Duration::from_millis(100);
         let mut sig_r = sig_r;
@@ -706,6 +715,36 @@ fn classify(e: &Ended, oom: bool, kill_sig: Option<i32>) -> (Status, i32, String
 /// # Errors
 /// [`Error::Workload`] with the supervisor's message; I/O errors.
 pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str, run_lock: &File) -> Result<u32> {
+    let mut a = args.clone();
+    a.ready_fd = Some(3);
+    let json = serde_json::to_string(&a).expect("serialises");
+    let log = args.dir.join("supervisor.log");
+    let fail = |reason: String| Error::Workload { name: name.into(), reason };
+    let msg = spawn_detached(binary, &[json], &log, Some(run_lock))?.map_err(|m| {
+        fail(m.unwrap_or_else(|| {
+            let tail = fs::read_to_string(&log).unwrap_or_default();
+            format!(
+                "the supervisor exited before the container started{}",
+                tail.lines().last().map(|l| format!(": {l}")).unwrap_or_default()
+            )
+        }))
+    })?;
+    msg.parse().map_err(|_| fail(format!("supervisor said {msg:?}")))
+}
+
+/// Run a detaching helper (`volt-supervisor …`) and wait for its one-line report on fd 3:
+/// `ok TEXT` (→ `Ok(Ok(TEXT))`) or `error: MESSAGE` (→ `Ok(Err(Some(MESSAGE)))`); a helper
+/// that exits without a report gives `Ok(Err(None))`. Its stderr is appended to `errlog`;
+/// `lock`, when given, becomes its fd 4. Nothing else of the caller's is inherited.
+///
+/// # Errors
+/// I/O errors starting it.
+pub(crate) fn spawn_detached(
+    binary: &Path,
+    argv: &[String],
+    errlog: &Path,
+    lock: Option<&File>,
+) -> Result<std::result::Result<String, Option<String>>> {
     let (r, w) = pipe_nonblocking().map_err(|e| Error::io("pipe", binary, e))?;
     let mut r = r;
     // The read end blocks: we wait for the report.
@@ -715,57 +754,44 @@ pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str,
         libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
     }
     let wfd = w.as_raw_fd();
-    let lfd = run_lock.as_raw_fd();
-    let mut a = args.clone();
-    a.ready_fd = Some(3);
-    let json = serde_json::to_string(&a).expect("serialises");
+    let lfd = lock.map(|l| l.as_raw_fd());
     let mut cmd = Command::new(binary);
-    cmd.arg(json).stdin(Stdio::null()).stdout(Stdio::null());
-    let errlog = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(args.dir.join("supervisor.log"))
-        .map_err(|e| Error::io("open", args.dir.join("supervisor.log"), e))?;
-    cmd.stderr(errlog);
-    // The report pipe becomes fd 3 and the run lock fd 4 (copied high first, so neither can
-    // clobber the other); nothing else of the caller's is inherited, and the supervisor does
-    // not pin the caller's working directory.
+    cmd.args(argv).stdin(Stdio::null()).stdout(Stdio::null());
+    let log = fs::OpenOptions::new().create(true).append(true).open(errlog).map_err(|e| Error::io("open", errlog, e))?;
+    cmd.stderr(log);
+    // The report pipe becomes fd 3 and the lock fd 4 (copied high first, so neither can
+    // clobber the other); nothing else of the caller's is inherited, and the helper does not
+    // pin the caller's working directory.
     // SAFETY: only async-signal-safe syscalls (fcntl, dup2, close_range, chdir).
     unsafe {
         cmd.pre_exec(move || {
             let w = libc::fcntl(wfd, libc::F_DUPFD_CLOEXEC, 10);
-            let l = libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10);
-            if w < 0 || l < 0 || libc::dup2(w, 3) < 0 || libc::dup2(l, RUN_LOCK_FD) < 0 {
+            if w < 0 || libc::dup2(w, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if let Some(lfd) = lfd {
+                let l = libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10);
+                if l < 0 || libc::dup2(l, RUN_LOCK_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             // CLOSE_RANGE_CLOEXEC: closed at exec (std's own exec-error pipe keeps working).
-            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            let first = if lfd.is_some() { RUN_LOCK_FD as u32 + 1 } else { 4 };
+            libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
             libc::chdir(c"/".as_ptr());
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| Error::io("run supervisor", binary, e))?;
+    let mut child = cmd.spawn().map_err(|e| Error::io("run", binary, e))?;
     drop(w);
     let _ = child.wait();
     let mut msg = String::new();
     let _ = r.read_to_string(&mut msg);
     let msg = msg.trim();
-    if let Some(pid) = msg.strip_prefix("ok ") {
-        return pid
-            .parse()
-            .map_err(|_| Error::Workload { name: name.into(), reason: format!("supervisor said {msg:?}") });
+    if let Some(t) = msg.strip_prefix("ok ") {
+        return Ok(Ok(t.to_string()));
     }
-    let reason = match msg.strip_prefix("error: ") {
-        Some(m) => m.to_string(),
-        None => {
-            let tail = fs::read_to_string(args.dir.join("supervisor.log")).unwrap_or_default();
-            format!(
-                "the supervisor exited before the container started{}",
-                tail.lines().last().map(|l| format!(": {l}")).unwrap_or_default()
-            )
-        }
-    };
-    Err(Error::Workload { name: name.into(), reason })
+    Ok(Err(msg.strip_prefix("error: ").map(str::to_string)))
 }
 
 #[cfg(test)]
