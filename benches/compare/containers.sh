@@ -130,7 +130,7 @@ run_nspawn() { systemd-nspawn --quiet --register=no --keep-unit --as-pid2 -D "$R
 run_runc() { seq_id=$((seq_id + 1)); runc run -b "$work/bundle" "$tag-$seq_id"; }
 # --rootfs takes no value: the root is the first positional argument, so options go before it.
 PODMAN=(podman --cgroup-manager=cgroupfs --events-backend=file)
-PODMAN_RUN=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+PODMAN_RUN=(--network host --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 run_podman() { "${PODMAN[@]}" run --rm "${PODMAN_RUN[@]}" --rootfs "$R" /bin/true; }
 sides=(volt nspawn runc podman)
 

@@ -3,119 +3,15 @@
 //! limits, restart policy, volumes, a killed CLI or supervisor, bad input. Needs root and
 //! systemd-nspawn; without them each test says why and skips (under CI=true it fails instead).
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use volt_core::container::{parse_memory, Containers, CreateOptions, Limits, LogQuery, RestartPolicy};
-use volt_core::{Config, ErrorKind, Status, Volt};
-
-const SUPERVISOR: &str = env!("CARGO_BIN_EXE_volt-supervisor");
-
-fn usable() -> bool {
-    let why = if !rustix::process::geteuid().is_root() {
-        Some("containers need root")
-    } else if Command::new("systemd-nspawn").arg("--version").output().is_err() {
-        Some("systemd-nspawn is not installed (apt-get install systemd-container)")
-    } else {
-        None
-    };
-    match why {
-        None => true,
-        Some(w) => {
-            assert!(std::env::var_os("CI").is_none(), "CI must run the container tests: {w}");
-            eprintln!("SKIP: {w}");
-            false
-        }
-    }
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-    volt: Volt,
-}
-
-/// A busybox root with every applet linked, and /usr for nspawn.
-fn busybox_root(dir: &Path) -> PathBuf {
-    let r = dir.join("busybox-root");
-    for d in ["bin", "usr", "etc", "tmp", "proc", "sys", "dev"] {
-        fs::create_dir_all(r.join(d)).unwrap();
-    }
-    fs::copy("/bin/busybox", r.join("bin/busybox")).unwrap();
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for a in String::from_utf8(list.stdout).unwrap().lines() {
-        if a != "busybox" {
-            std::os::unix::fs::symlink("busybox", r.join("bin").join(a)).unwrap();
-        }
-    }
-    fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    r
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default().relocate(dir.path().join("root"));
-        config.containers.supervisor_binary = Some(SUPERVISOR.into());
-        config.containers.supervisor = volt_core::SupervisorMode::Direct;
-        config.containers.stop_timeout = 3;
-        let volt = Volt::open(config).unwrap();
-        let src = busybox_root(dir.path());
-        volt.images().unwrap().import(&src, &"busybox:1".parse().unwrap(), None).unwrap();
-        Env { dir, volt }
-    }
-    fn c(&self) -> Containers {
-        self.volt.containers().unwrap()
-    }
-    fn cli(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_volt"));
-        c.env("VOLT_ROOT", self.dir.path().join("root"))
-            .env("VOLT_SUPERVISOR", SUPERVISOR)
-            .env_remove("VOLT_CONFIG")
-            .env_remove("VOLT_OUTPUT")
-            .env("VOLT_COLOR", "never");
-        c
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Ok(c) = self.volt.containers() {
-            for i in c.list().unwrap_or_default() {
-                let _ = c.delete(i.config.name.as_str(), true);
-            }
-        }
-    }
-}
-
-fn sh(script: &str) -> CreateOptions {
-    let mut o = CreateOptions::default();
-    o.command = vec!["/bin/sh".into(), "-c".into(), script.into()];
-    o
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
+use common::*;
+use volt_core::container::{parse_memory, Limits, LogQuery, RestartPolicy};
+use volt_core::{ErrorKind, Status};
 
 #[test]
 fn run_gives_output_and_exit_code_sdk_and_cli() {

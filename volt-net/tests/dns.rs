@@ -94,12 +94,14 @@ fn dns_answers_workloads_and_forwards_only_when_configured() {
     let closed: SocketAddr = "127.0.0.1:5301".parse().unwrap();
     let open: SocketAddr = "127.0.0.1:5302".parse().unwrap();
     for (listen, upstreams) in [(closed, vec![]), (open, vec!["127.0.0.1:5399".parse().unwrap()])] {
-        let opts = DnsOptions { networks_dir: t.path().into(), network: "front".into(), listen: vec![listen], upstreams };
+        let opts =
+            DnsOptions { networks_dir: t.path().into(), network: "front".into(), listen: vec![listen], upstreams };
         let server = rt.block_on(DnsServer::bind(&opts)).unwrap();
         rt.spawn(server.serve());
     }
     // The address is taken now: a second bind fails cleanly.
-    let again = DnsOptions { networks_dir: t.path().into(), network: "front".into(), listen: vec![closed], upstreams: vec![] };
+    let again =
+        DnsOptions { networks_dir: t.path().into(), network: "front".into(), listen: vec![closed], upstreams: vec![] };
     assert!(rt.block_on(DnsServer::bind(&again)).is_err());
 
     let r = ask(closed, "api.", RecordType::A);
@@ -108,9 +110,17 @@ fn dns_answers_workloads_and_forwards_only_when_configured() {
     assert_eq!(a_records(&r), [api]);
     assert_eq!(a_records(&ask(closed, "api.front.volt.", RecordType::A)), [api]);
     let r = ask(closed, "api.", RecordType::AAAA);
-    assert_eq!((r.response_code(), r.answers().len()), (ResponseCode::NoError, 0), "IPv4 only: no AAAA, but the name exists");
+    assert_eq!(
+        (r.response_code(), r.answers().len()),
+        (ResponseCode::NoError, 0),
+        "IPv4 only: no AAAA, but the name exists"
+    );
     assert_eq!(ask(closed, "nobody.", RecordType::A).response_code(), ResponseCode::NXDomain);
-    assert_eq!(ask(closed, "example.com.", RecordType::A).response_code(), ResponseCode::Refused, "no upstream: refused");
+    assert_eq!(
+        ask(closed, "example.com.", RecordType::A).response_code(),
+        ResponseCode::Refused,
+        "no upstream: refused"
+    );
 
     // Workloads come and go: answered at once.
     let web = front.allocate("web").unwrap();
@@ -125,7 +135,8 @@ fn dns_answers_workloads_and_forwards_only_when_configured() {
     assert_eq!(a_records(&ask(open, "web.", RecordType::A)), [web]);
 
     // A real resolver client (busybox nslookup) gets the answer.
-    let o = Command::new("/bin/busybox").args(["nslookup", "-port=5301", "web.front.volt", "127.0.0.1"]).output().unwrap();
+    let o =
+        Command::new("/bin/busybox").args(["nslookup", "-port=5301", "web.front.volt", "127.0.0.1"]).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(text.contains(&web.to_string()), "busybox nslookup: {text}");
 

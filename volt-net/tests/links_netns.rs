@@ -87,7 +87,10 @@ fn bridge_and_veth_in_a_private_netns() {
         assert!(routes.contains("default via 10.77.0.1 dev eth0"), "{routes}");
 
         // A failed attach leaves nothing: the bridge does not exist.
-        assert!(n.attach_veth("nobridge", "vh-bad", &ns, "eth0", "10.77.0.3".parse().unwrap(), 24, Some(gw)).await.is_err());
+        assert!(n
+            .attach_veth("nobridge", "vh-bad", &ns, "eth0", "10.77.0.3".parse().unwrap(), 24, Some(gw))
+            .await
+            .is_err());
         assert!(n.index("vh-bad").await.unwrap().is_none());
 
         n.delete("vh-test").await.unwrap();
