@@ -4,8 +4,9 @@
 # Stellarium, show what sharing saved, check the tree out with hardlinks, prove the checkout is
 # identical to the source; then make a busybox image, serve it from the built-in registry, push
 # it with skopeo, pull it back with volt (no blob moves: the store has them all); run a container
-# from that image (limits, logs, top, exec, stop, delete) and an attached one; verify every
-# object. Run as root on Debian 12.
+# from that image (limits, logs, top, exec, stop, delete) and an attached one; put two
+# containers on a network (one serves HTTP on a port forward, the other fetches it by name);
+# verify every object. Run as root on Debian 12.
 #
 #   scripts/demo.sh [DIR]      (default /usr/share, about 50,000 files)
 set -euo pipefail
@@ -18,8 +19,9 @@ echo "building volt (release)..."
 cargo build --release -q -p volt-cli
 volt=$PWD/target/release/volt   # volt-supervisor, built beside it, is found there
 lib=${VOLT_ROOT:-}/var/lib/volt
-# A container left over by an earlier run that stopped half-way.
-"$volt" -q container delete --force demo-web >/dev/null 2>&1 || true
+# Containers and a network left over by an earlier run that stopped half-way.
+"$volt" -q container delete --force demo-web demo-site >/dev/null 2>&1 || true
+"$volt" -q network delete demo-net >/dev/null 2>&1 || true
 dest=$lib/demo/checkout
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
@@ -53,7 +55,7 @@ rm -rf "$rootfs" "$lib/demo/busybox-oci"
 # systemd-nspawn only runs a directory that has /usr.
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/usr"
 cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for a in sh ls cat echo sleep hostname; do ln -sf busybox "$rootfs/bin/$a"; done
+for a in sh ls cat echo sleep hostname wget httpd nslookup; do ln -sf busybox "$rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
 step "$volt" image import "$rootfs" --name demo/busybox:1
 step "$volt" image export demo/busybox:1 "$lib/demo/busybox-oci"
@@ -90,6 +92,24 @@ step "$volt" ps
 step "$volt" container delete demo-web
 trap - EXIT
 step "$volt" container run --rm --image demo/busybox:1 -- echo hello
+
+echo
+echo "--- networks: a bridge, addresses, DNS by name, a port forward"
+trap '"$volt" -q container delete --force demo-site >/dev/null 2>&1 || true; "$volt" -q network delete demo-net >/dev/null 2>&1 || true' EXIT
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+step "$volt" network create demo-net
+step "$volt" container run demo-site -d --image demo/busybox:1 --network demo-net -p "$hport:80" -- \
+    /bin/sh -c 'echo "hello from demo-site" > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+step "$volt" container inspect demo-site
+# A second container finds the first by name through the network's DNS server.
+step "$volt" container run --rm --image demo/busybox:1 --network demo-net -- wget -q -O - http://demo-site/
+echo
+echo "\$ wget -q -O - http://127.0.0.1:$hport/     # the port forward, from the host"
+busybox wget -q -O - "http://127.0.0.1:$hport/"
+step "$volt" network inspect demo-net
+step "$volt" container delete --force demo-site
+step "$volt" network delete demo-net
+trap - EXIT
 
 step "$volt" cas verify
 step "$volt" cas gc --dry-run

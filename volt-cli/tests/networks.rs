@@ -380,3 +380,48 @@ fn bad_input_is_refused_and_nothing_is_half_applied() {
     assert_eq!(run(&["network", "delete", "front"]).0, 9);
     assert_clean(&e, &[dns]);
 }
+
+#[test]
+fn the_network_and_runtime_traits_drive_networks() {
+    if !usable() || !in_private_netns("the_network_and_runtime_traits_drive_networks") {
+        return;
+    }
+    use volt_core::{Network, NetworkSpec, Runtime, WorkloadSpec};
+    let e = Env::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let net: std::sync::Arc<dyn Network> = std::sync::Arc::new(e.volt.networks());
+    rt.block_on(async {
+        net.create(&NetworkSpec { name: "tnet".into(), subnet: "10.73.0.0/24".into() }).await.unwrap();
+        let list = net.list().await.unwrap();
+        assert_eq!(list, [NetworkSpec { name: "tnet".into(), subnet: "10.73.0.0/24".into() }]);
+        // A bare namespace (no container) attached and detached through the trait.
+        let ns = e.dir.path().join("ns-raw");
+        volt_core::net::netns::create(&ns).unwrap();
+        let addr = net.attach("tnet", "raw", &ns).await.unwrap();
+        assert_eq!(addr, "10.73.0.2");
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", ns.display()))
+            .args(["/bin/busybox", "ping", "-c1", "-W3", "10.73.0.1"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stdout));
+        net.detach("tnet", "raw").await.unwrap();
+        volt_core::net::netns::remove(&ns).unwrap();
+        // A container through the Runtime trait, on the network.
+        let containers: std::sync::Arc<dyn Runtime> = std::sync::Arc::new(e.c());
+        let spec: WorkloadSpec = serde_json::from_value(serde_json::json!({
+            "name": "tc", "image": "busybox:1", "command": ["sleep", "300"], "networks": ["tnet"]
+        }))
+        .unwrap();
+        containers.create(&spec).await.unwrap();
+        containers.start("tc").await.unwrap();
+        let (_, out, _) =
+            e.c().exec_output("tc", &["ping".into(), "-c1".into(), "-W3".into(), "10.73.0.1".into()]).unwrap();
+        assert!(text(&out).contains("1 packets received"), "{}", text(&out));
+        containers.delete("tc").await.unwrap_err(); // running: refused
+        containers.stop("tc", 1).await.unwrap();
+        containers.delete("tc").await.unwrap();
+        net.delete("tnet").await.unwrap();
+    });
+    assert_clean(&e, &[]);
+}

@@ -3,7 +3,7 @@
 //!
 //! - [`Store`] — content-addressed objects, trees and refs (Stellarium, from volt-cas).
 //! - [`Runtime`] — workload lifecycle (containers, VMs) with one [`Status`] state machine.
-//! - [`Network`] — networks and endpoints.
+//! - [`Network`] — networks and endpoints; [`network::Networks`] is the full API.
 //! - [`Config`], [`Paths`], [`AuditLog`], and [`Error`] whose [`Error::kind`] gives the exit code.
 #![deny(missing_docs)]
 
@@ -37,4 +37,10 @@ pub use workload::{Status, WorkloadInfo, WorkloadSpec};
 /// Stellarium's types, re-exported so SDK users need only this crate.
 pub mod cas {
     pub use volt_cas::*;
+}
+
+/// The networking engine's building blocks (CIDRs, IPAM, links and namespaces, the nftables
+/// plan, the DNS server), re-exported for SDK users who assemble their own.
+pub mod net {
+    pub use volt_net::*;
 }

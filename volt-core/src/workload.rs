@@ -82,6 +82,9 @@ pub struct WorkloadSpec {
     /// CPU quota in percent of one CPU (200 = two CPUs).
     #[serde(default)]
     pub cpu_percent: Option<u32>,
+    /// Networks to join (empty: the host's network).
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 /// A workload as a runtime reports it.

@@ -203,7 +203,30 @@ mod tests {
             restart: RestartPolicy::OnFailure,
             labels: Default::default(),
             ephemeral: false,
+            networks: Vec::new(),
+            ports: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_container_on_networks_joins_its_namespace_and_gets_its_resolv_conf() {
+        let mut c = config();
+        let dir = Path::new("/var/lib/volt/containers/web");
+        let host = nspawn_argv(&c, &dir.join("rootfs"), &NspawnOptions::for_container(&c, dir));
+        assert!(!host.iter().any(|a| a.starts_with("--network") || a.contains("resolv.conf:")), "{host:?}");
+        c.networks = vec!["front".into(), "back".into()];
+        let a = nspawn_argv(&c, &dir.join("rootfs"), &NspawnOptions::for_container(&c, dir));
+        let sep = a.iter().position(|x| x == "--").unwrap();
+        let opts = &a[..sep];
+        assert!(opts.contains(&"--network-namespace-path=/var/lib/volt/containers/web/netns".to_string()), "{a:?}");
+        assert!(
+            opts.contains(&"--bind-ro=/var/lib/volt/containers/web/resolv.conf:/etc/resolv.conf".to_string()),
+            "{a:?}"
+        );
+        assert!(opts.contains(&"--resolv-conf=off".to_string()), "nspawn must not write its own");
+        // And the unit file carries the same command line.
+        let unit = unit_file(&c, &a);
+        assert!(unit.contains("\"--network-namespace-path=/var/lib/volt/containers/web/netns\""), "{unit}");
     }
 
     #[test]
@@ -239,7 +262,7 @@ mod tests {
         let tty = nspawn_argv(
             &config(),
             Path::new("/r"),
-            &NspawnOptions { tty: true, register: true, keep_unit: false, as_pid2: false },
+            &NspawnOptions { tty: true, register: true, keep_unit: false, as_pid2: false, ..Default::default() },
         );
         assert!(tty.contains(&"--console=interactive".to_string()) && tty.contains(&"--register=yes".to_string()));
         assert!(!tty.contains(&"--keep-unit".to_string()) && !tty.contains(&"--as-pid2".to_string()));

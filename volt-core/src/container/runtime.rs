@@ -21,16 +21,16 @@ use super::supervisor::{
     SupervisorArgs, KILL_REQUEST, STOP_REQUEST,
 };
 use super::systemd::{journal, Systemd, UnitStatus};
-use crate::config::NetworkSettings;
-use crate::network::{host_ifname, Networks};
 use super::{
-    generate_name, nspawn_argv, ContainerConfig, ContainerEndpoint, parse_mount, unit_file, ContainerInfo, ContainerName, ContainerState, ContainerStore,
-    CreateOptions, Limits, Mount, NspawnOptions, Volumes, UNIT_TEMPLATE,
+    generate_name, nspawn_argv, parse_mount, unit_file, ContainerConfig, ContainerEndpoint, ContainerInfo,
+    ContainerName, ContainerState, ContainerStore, CreateOptions, Limits, Mount, NspawnOptions, Volumes, UNIT_TEMPLATE,
 };
 use crate::audit::AuditLog;
+use crate::config::NetworkSettings;
 use crate::config::{ContainerSettings, SupervisorMode};
 use crate::error::{Error, Result};
 use crate::image::{ImageName, Images, RootfsMode};
+use crate::network::{host_ifname, Networks};
 use crate::paths::Paths;
 use crate::workload::Status;
 
@@ -1173,6 +1173,7 @@ impl crate::traits::Runtime for Containers {
             let o = CreateOptions {
                 command: spec.command.clone(),
                 limits: Limits { memory: spec.memory, cpu: spec.cpu_percent, pids: None },
+                networks: spec.networks.clone(),
                 ..Default::default()
             };
             Ok(info_of(&c.create(Some(&spec.name), &spec.image, &o)?))
