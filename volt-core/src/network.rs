@@ -286,7 +286,8 @@ impl Networks {
 
     /// Is `owner` (a workload) still there? Its container or VM directory exists.
     fn alive(&self, owner: &str) -> bool {
-        self.paths.containers_dir().join(owner).join("config.json").exists() || self.paths.vms_dir().join(owner).is_dir()
+        self.paths.containers_dir().join(owner).join("config.json").exists()
+            || self.paths.vms_dir().join(owner).is_dir()
     }
 
     /// Create a network: its record, lease file, bridge with the gateway address, nft rules and
@@ -316,7 +317,9 @@ impl Networks {
         let gateway = opts
             .gateway
             .as_deref()
-            .map(|g| g.parse::<Ipv4Addr>().map_err(|_| Error::InvalidArgument(format!("gateway {g:?}: not an IPv4 address"))))
+            .map(|g| {
+                g.parse::<Ipv4Addr>().map_err(|_| Error::InvalidArgument(format!("gateway {g:?}: not an IPv4 address")))
+            })
             .transpose()?;
         if gateway.is_some() && subnet.is_none() {
             return Err(Error::InvalidArgument("--gateway needs --subnet".into()));
@@ -427,8 +430,8 @@ impl Networks {
         Ok(())
     }
 
-    /// Bring a network's bridge, sysctls and DNS server back if they are missing (after a
-    /// reboot, say). `volt0` (the default network) is created on first use.
+    /// Bring a network's bridge, sysctls, DNS server and nft rules back if they are missing
+    /// (after a reboot, say). `volt0` (the default network) is created on first use.
     ///
     /// # Errors
     /// [`Error::NotFound`]; network errors.
@@ -443,6 +446,8 @@ impl Networks {
         let c = self.load(name)?;
         let _l = self.lock()?;
         self.ensure_locked(&c)?;
+        // The table too (gone after a reboot or an `nft flush ruleset`).
+        self.sync_rules_locked()?;
         Ok(c)
     }
 
@@ -530,7 +535,9 @@ impl Networks {
     /// [`Error::NotFound`]; [`Error::Conflict`] (exit 9); exhausted subnet (exit 11).
     pub fn reserve(&self, workload: &str, networks: &[String], ports: &[PortMap]) -> Result<Vec<(String, Ipv4Addr)>> {
         if networks.is_empty() && !ports.is_empty() {
-            return Err(Error::InvalidArgument("-p needs --network (a forward reaches an address on a network)".into()));
+            return Err(Error::InvalidArgument(
+                "-p needs --network (a forward reaches an address on a network)".into(),
+            ));
         }
         for (i, n) in networks.iter().enumerate() {
             if networks[..i].contains(n) {
@@ -550,7 +557,9 @@ impl Networks {
         let mut fw: Vec<ForwardRecord> = read_json(&path)?.unwrap_or_default();
         for (i, p) in ports.iter().enumerate() {
             let dup = ports[..i].iter().any(|q| q.host_port == p.host_port && q.proto == p.proto);
-            if let Some(o) = fw.iter().find(|f| f.map.host_port == p.host_port && f.map.proto == p.proto && f.workload != workload) {
+            if let Some(o) =
+                fw.iter().find(|f| f.map.host_port == p.host_port && f.map.proto == p.proto && f.workload != workload)
+            {
                 return Err(Error::Conflict(format!("host port {} is forwarded to {} already", p, o.workload)));
             }
             if dup {
@@ -564,7 +573,11 @@ impl Networks {
             }
             if let Some(first) = networks.first() {
                 fw.retain(|f| f.workload != workload);
-                fw.extend(ports.iter().map(|p| ForwardRecord { workload: workload.into(), network: first.clone(), map: *p }));
+                fw.extend(ports.iter().map(|p| ForwardRecord {
+                    workload: workload.into(),
+                    network: first.clone(),
+                    map: *p,
+                }));
                 write_json(&path, &fw)?;
             }
             self.sync_rules_locked()
@@ -790,7 +803,9 @@ impl Networks {
         let d = self.net_dir(name);
         let f = File::open(d.join("dns.lock")).ok()?;
         match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => fs::read_to_string(d.join("dns.pid")).ok()?.trim().parse().ok(),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                fs::read_to_string(d.join("dns.pid")).ok()?.trim().parse().ok()
+            }
             _ => None,
         }
     }
@@ -909,15 +924,24 @@ pub fn dns_main(json: &str) -> i32 {
             }
             Err(e) => return Err(format!("dns.lock: {e}")),
         }
-        let listen = args.listen.iter().map(|a| a.parse()).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| format!("{e}"))?;
+        let listen = args
+            .listen
+            .iter()
+            .map(|a| a.parse())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| format!("{e}"))?;
         let upstreams = args
             .upstreams
             .iter()
             .map(|u| volt_net::dns::parse_upstream(u))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let opts =
-            volt_net::dns::DnsOptions { networks_dir: args.networks_dir.clone(), network: args.network.clone(), listen, upstreams };
+        let opts = volt_net::dns::DnsOptions {
+            networks_dir: args.networks_dir.clone(),
+            network: args.network.clone(),
+            listen,
+            upstreams,
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -956,6 +980,46 @@ pub fn dns_main(json: &str) -> i32 {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::traits::Network for Networks {
+    async fn create(&self, spec: &crate::traits::NetworkSpec) -> Result<()> {
+        let me = self.clone();
+        let spec = spec.clone();
+        blocking(move || {
+            me.create(&spec.name, &NetworkOptions { subnet: Some(spec.subnet), ..Default::default() }).map(|_| ())
+        })
+        .await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        let (me, name) = (self.clone(), name.to_string());
+        blocking(move || Networks::delete(&me, &name)).await
+    }
+    async fn list(&self) -> Result<Vec<crate::traits::NetworkSpec>> {
+        let me = self.clone();
+        blocking(move || {
+            Ok(Networks::list(&me)?
+                .into_iter()
+                .map(|i| crate::traits::NetworkSpec { name: i.config.name, subnet: i.config.subnet.to_string() })
+                .collect())
+        })
+        .await
+    }
+    async fn attach(&self, network: &str, workload: &str, netns_path: &Path) -> Result<String> {
+        let (me, network, workload, ns) =
+            (self.clone(), network.to_string(), workload.to_string(), netns_path.to_path_buf());
+        blocking(move || Networks::attach(&me, &network, &workload, &ns, "eth0", true).map(|a| a.to_string())).await
+    }
+    async fn detach(&self, network: &str, workload: &str) -> Result<()> {
+        let (me, network, workload) = (self.clone(), network.to_string(), workload.to_string());
+        blocking(move || Networks::release(&me, &network, &workload)).await
+    }
+}
+
+/// Run blocking network work off the async executor (netlink gets its own runtime there).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -985,43 +1049,4 @@ mod tests {
         assert_ne!(a, host_ifname("back", "web"));
         assert_eq!(a, host_ifname("front", "web"));
     }
-}
-
-#[async_trait::async_trait]
-impl crate::traits::Network for Networks {
-    async fn create(&self, spec: &crate::traits::NetworkSpec) -> Result<()> {
-        let me = self.clone();
-        let spec = spec.clone();
-        blocking(move || {
-            me.create(&spec.name, &NetworkOptions { subnet: Some(spec.subnet), ..Default::default() }).map(|_| ())
-        })
-        .await
-    }
-    async fn delete(&self, name: &str) -> Result<()> {
-        let (me, name) = (self.clone(), name.to_string());
-        blocking(move || Networks::delete(&me, &name)).await
-    }
-    async fn list(&self) -> Result<Vec<crate::traits::NetworkSpec>> {
-        let me = self.clone();
-        blocking(move || {
-            Ok(Networks::list(&me)?
-                .into_iter()
-                .map(|i| crate::traits::NetworkSpec { name: i.config.name, subnet: i.config.subnet.to_string() })
-                .collect())
-        })
-        .await
-    }
-    async fn attach(&self, network: &str, workload: &str, netns_path: &Path) -> Result<String> {
-        let (me, network, workload, ns) = (self.clone(), network.to_string(), workload.to_string(), netns_path.to_path_buf());
-        blocking(move || Networks::attach(&me, &network, &workload, &ns, "eth0", true).map(|a| a.to_string())).await
-    }
-    async fn detach(&self, network: &str, workload: &str) -> Result<()> {
-        let (me, network, workload) = (self.clone(), network.to_string(), workload.to_string());
-        blocking(move || Networks::release(&me, &network, &workload)).await
-    }
-}
-
-/// Run blocking network work off the async executor (netlink gets its own runtime there).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
 }

@@ -260,9 +260,12 @@ fn tun_persist(name: &str) -> Result<(), Error> {
     let mut req = IfReq { name: [0; 16], flags: IFF_TAP | IFF_NO_PI, _pad: [0; 22] };
     req.name[..name.len()].copy_from_slice(name.as_bytes());
     let fd = f.as_raw_fd();
-    // SAFETY: both requests read an `ifreq`-sized struct we own (TUNSETPERSIST takes an int).
-    let rc = unsafe { libc::ioctl(fd, TUNSETIFF as _, &mut req as *mut IfReq) };
-    let rc = if rc == 0 { unsafe { libc::ioctl(fd, TUNSETPERSIST as _, 1 as libc::c_ulong) } } else { rc };
+    // SAFETY: TUNSETIFF reads and writes an `ifreq`-sized struct we own.
+    let mut rc = unsafe { libc::ioctl(fd, TUNSETIFF as _, &mut req as *mut IfReq) };
+    if rc == 0 {
+        // SAFETY: TUNSETPERSIST takes its argument by value.
+        rc = unsafe { libc::ioctl(fd, TUNSETPERSIST as _, 1 as libc::c_ulong) };
+    }
     if rc != 0 {
         return Err(Error::Io { op: "make tap device", path: dev.into(), source: std::io::Error::last_os_error() });
     }

@@ -18,7 +18,9 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Er
 
 /// Is `path` a live namespace (an nsfs file bind-mounted there)?
 pub fn is_live(path: &Path) -> bool {
-    rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == NSFS_MAGIC)
+    // f_type's width differs between architectures.
+    #[allow(clippy::useless_conversion)]
+    rustix::fs::statfs(path).is_ok_and(|s| i64::from(s.f_type) == NSFS_MAGIC)
 }
 
 /// Make a new, empty network namespace (only `lo`, down) kept at `path`. Nothing happens if
@@ -58,15 +60,16 @@ pub fn create(path: &Path) -> Result<(), Error> {
 /// [`Error::Io`] when the mount cannot be removed.
 pub fn remove(path: &Path) -> Result<(), Error> {
     if is_live(path) {
-        rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH)
-            .map_err(|e| Error::Io { op: "unmount", path: path.to_path_buf(), source: e.into() })?;
+        rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH).map_err(|e| Error::Io {
+            op: "unmount",
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
     }
     match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-            op: "remove",
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::Io { op: "remove", path: path.to_path_buf(), source: e })
+        }
         _ => Ok(()),
     }
 }

@@ -361,7 +361,12 @@ table ip volt {
         // Every drop matches a Volt bridge; every chain accepts by default.
         for l in text.lines().filter(|l| l.contains("drop")) {
             let l = l.trim_start();
-            assert!(l.starts_with("iifname {") && l.contains("oifname {") || l.starts_with("iifname \"voltb\"") || l.starts_with("oifname \"voltb\""), "{l}");
+            assert!(
+                l.starts_with("iifname {") && l.contains("oifname {")
+                    || l.starts_with("iifname \"voltb\"")
+                    || l.starts_with("oifname \"voltb\""),
+                "{l}"
+            );
         }
         assert_eq!(text.matches("policy accept").count(), 5);
         assert!(!text.contains("policy drop"));
