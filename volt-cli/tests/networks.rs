@@ -425,3 +425,44 @@ fn the_network_and_runtime_traits_drive_networks() {
     });
     assert_clean(&e, &[]);
 }
+
+#[test]
+fn kernel_state_lost_in_a_reboot_is_remade_from_the_files() {
+    if !usable() || !in_private_netns("kernel_state_lost_in_a_reboot_is_remade_from_the_files") {
+        return;
+    }
+    let e = Env::new();
+    assert!(e.cli(&["network", "create", "front", "--subnet", "10.74.0.0/24"]).status.success());
+    let mut o = sh("sleep 300");
+    o.networks = vec!["front".into()];
+    o.ports = vec!["9090:90".parse().unwrap()];
+    e.c().create(Some("c"), "busybox:1", &o).unwrap();
+    e.c().start("c").unwrap();
+    let addr = e.c().inspect("c").unwrap().endpoints[0].address.unwrap();
+    e.c().stop("c", Some(1)).unwrap();
+    // What a reboot takes: the bridge, the table, the DNS server, the namespace mount.
+    let old_dns = dns_pid(&e, "front");
+    assert!(Command::new("/bin/busybox").args(["ip", "link", "del", "front"]).status().unwrap().success());
+    assert!(Command::new("nft").args(["delete", "table", "ip", "volt"]).status().unwrap().success());
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(old_dns as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let ns = e.volt.paths().containers_dir().join("c/netns");
+    rustix::mount::unmount(&ns, rustix::mount::UnmountFlags::DETACH).unwrap();
+    eventually("the DNS server to die", 5, || e.volt.networks().inspect("front").unwrap().dns_pid.is_none());
+
+    e.c().start("c").unwrap();
+    assert_eq!(e.c().inspect("c").unwrap().endpoints[0].address, Some(addr), "the same address");
+    let (code_, out, _) = e.c().exec_output("c", &["nslookup".into(), "c".into()]).unwrap();
+    assert_eq!(code_, 0, "{}", text(&out));
+    assert!(text(&out).contains(&addr.to_string()), "{}", text(&out));
+    let (code_, _, _) =
+        e.c().exec_output("c", &["ping".into(), "-c1".into(), "-W3".into(), "10.74.0.1".into()]).unwrap();
+    assert_eq!(code_, 0);
+    assert!(nft_table().contains(&format!("dnat to {addr}:90")), "{}", nft_table());
+    assert_ne!(dns_pid(&e, "front"), old_dns);
+    let dns = dns_pid(&e, "front");
+    assert_clean(&e, &[dns]);
+}

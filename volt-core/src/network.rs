@@ -623,7 +623,8 @@ impl Networks {
         block_on(async {
             let nl = Netlink::connect()?;
             if nl.index(&host_if).await?.is_some() {
-                return Ok(());
+                // Plugged already; its bridge may have been re-made since.
+                return nl.enslave(&host_if, &c.bridge).await;
             }
             let via = default_route.then_some(c.gateway);
             nl.attach_veth(&c.bridge, &host_if, netns, ifname, addr, c.subnet.prefix(), via).await

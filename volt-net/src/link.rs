@@ -73,6 +73,21 @@ impl Netlink {
         Ok(idx)
     }
 
+    /// Put link `name` on `bridge` and up (a host end left over when its bridge was re-made).
+    ///
+    /// # Errors
+    /// Netlink errors; either link missing.
+    pub async fn enslave(&self, name: &str, bridge: &str) -> Result<(), Error> {
+        let br = self.index(bridge).await?.ok_or_else(|| Error::Netlink(format!("no bridge {bridge}")))?;
+        let idx = self.index(name).await?.ok_or_else(|| Error::Netlink(format!("no link {name}")))?;
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(idx).controller(br).up().build())
+            .execute()
+            .await
+            .map_err(nl("attach to the bridge"))
+    }
+
     /// Every IPv4 network configured on this namespace's interfaces (to keep new subnets from
     /// overlapping the host's own).
     ///
