@@ -102,7 +102,14 @@ fn info_view(i: &ContainerInfo) -> View {
         ("Mounts", if mounts.is_empty() { "-".into() } else { mounts.join(" ") }),
         ("Limits", limits_text(&c.limits)),
         ("Networks", networks_text(i)),
-        ("Ports", if c.ports.is_empty() { "-".into() } else { c.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ") }),
+        (
+            "Ports",
+            if c.ports.is_empty() {
+                "-".into()
+            } else {
+                c.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")
+            },
+        ),
         ("Restart", format!("{:?}", c.restart).to_lowercase()),
         ("Supervisor", s.backend.clone().unwrap_or_else(|| "-".into())),
         ("Pid", s.pid.map_or("-".into(), |p| p.to_string())),

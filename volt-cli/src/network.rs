@@ -74,7 +74,10 @@ pub fn run(volt: &Volt, cmd: NetworkCommand) -> Result<View> {
         NetworkCommand::Firewall(f) => match f {
             FirewallCommand::Allow { from, to, port } => {
                 let r = n.firewall_allow(&from, &to, port.as_deref())?;
-                Ok(View::new(&r, format!("allowed {from} -> {to}{}\n", port.map(|p| format!(" port {p}")).unwrap_or_default())))
+                Ok(View::new(
+                    &r,
+                    format!("allowed {from} -> {to}{}\n", port.map(|p| format!(" port {p}")).unwrap_or_default()),
+                ))
             }
             FirewallCommand::Deny { from, to, port } => {
                 n.firewall_deny(&from, &to, port.as_deref())?;

@@ -118,13 +118,11 @@ fn containers_reach_each_other_by_name_and_a_port_forward_reaches_httpd() {
 
     // By name, short and long, from the other container (busybox wget; DNS on the gateway).
     for url in ["http://web/", "http://web.front.volt/"] {
-        let mut last = String::new();
         eventually(&format!("client fetches {url}"), 15, || {
-            let (code, out, err) = e
+            let (code, out, _) = e
                 .c()
                 .exec_output("client", &["wget".into(), "-q".into(), "-O".into(), "-".into(), url.into()])
                 .unwrap();
-            last = format!("{code} {} {}", text(&out), text(&err));
             code == 0 && text(&out).contains("hello from web")
         });
     }
@@ -140,6 +138,26 @@ fn containers_reach_each_other_by_name_and_a_port_forward_reaches_httpd() {
     }
     let table = nft_table();
     assert!(table.contains(&format!("dnat to {web_ip}:80")), "{table}");
+    // And from outside the host: a client namespace on another link (not a Volt network)
+    // reaches the forward on the host's address there (prerouting DNAT, then forward).
+    let outside = e.dir.path().join("outside-ns");
+    volt_core::net::netns::create(&outside).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = volt_core::net::link::Netlink::connect().unwrap();
+        n.ensure_bridge("ext0", "192.168.77.1".parse().unwrap(), 24).await.unwrap();
+        n.attach_veth("ext0", "vext0", &outside, "eth0", "192.168.77.2".parse().unwrap(), 24, None).await.unwrap();
+    });
+    eventually("an outside client reaches the forward", 10, || {
+        let o = Command::new("nsenter")
+            .arg(format!("--net={}", outside.display()))
+            .args(["/bin/busybox", "timeout", "3", "wget", "-q", "-O", "-", "http://192.168.77.1:8080/"])
+            .output()
+            .unwrap();
+        text(&o.stdout).contains("hello from web")
+    });
+    volt_core::net::netns::remove(&outside).unwrap();
+    rt.block_on(async { volt_core::net::link::Netlink::connect().unwrap().delete("ext0").await.unwrap() });
 
     // Deleting the network while in use: refused, nothing changed.
     let o = e.cli(&["network", "delete", "front"]);
@@ -226,6 +244,9 @@ fn networks_are_isolated_until_a_firewall_rule_allows() {
     let i = e.c().inspect("db").unwrap();
     assert_eq!(i.endpoints.len(), 2);
     assert_eq!(i.endpoints[1].interface, "eth1");
+    // eth0 (back) cannot go while eth1 stays and the container runs.
+    let o = e.cli(&["network", "disconnect", "back", "db"]);
+    assert_eq!(code(&o), 9, "{}", text(&o.stderr));
     let o = e.cli(&["network", "disconnect", "front", "db"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let (_, out, _) = e.c().exec_output("db", &["ip".into(), "-4".into(), "addr".into()]).unwrap();

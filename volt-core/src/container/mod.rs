@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 
 pub use logs::{LogLine, LogQuery};
 pub use plan::{nspawn_argv, unit_file, with_exec_start_pre, NspawnOptions, UNIT_TEMPLATE};
-pub use runtime::{print_line, Backend, Containers, LogFollower, TopEntry};
 pub(crate) use runtime::find_supervisor;
+pub use runtime::{print_line, Backend, Containers, LogFollower, TopEntry};
 pub use store::{ContainerEndpoint, ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
 pub use volume::{Volume, Volumes};
 

@@ -332,10 +332,14 @@ impl Containers {
         r
     }
 
-    /// Take a container off a network: its interface there, address, name and forwards.
+    /// Take a container off a network: its interface there, address, name and forwards (all
+    /// of its forwards when it is the first network). While it runs only its last network can
+    /// be disconnected (interfaces are numbered in network order); stopped, any can, and the
+    /// rest are renumbered at the next start.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::Conflict`] if it is not on that network.
+    /// [`Error::NotFound`]; [`Error::Conflict`] if it is not on that network, or for a running
+    /// container's network other than the last.
     pub fn disconnect(&self, name: &str, network: &str) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
         let r = (|| {
@@ -344,13 +348,29 @@ impl Containers {
             let Some(pos) = info.config.networks.iter().position(|x| x == network) else {
                 return Err(Error::Conflict(format!("container {n} is not on network {network}")));
             };
+            let running = is_running(&info.state);
+            if running && pos + 1 != info.config.networks.len() {
+                // Interfaces are numbered in network order (and eth0 has the default route and
+                // the forwards): only the last one can go while the container runs.
+                return Err(Error::Conflict(format!(
+                    "container {n} runs with {network} as eth{pos} ahead of other networks; stop it to disconnect it"
+                )));
+            }
             let mut config = info.config.clone();
             config.networks.remove(pos);
-            if config.networks.is_empty() {
+            if pos == 0 {
+                // The forwards went to the address on this network.
                 config.ports.clear();
             }
             self.store.save_config(&config)?;
             self.networks.release(network, n.as_str())?;
+            if !running {
+                // Renumbered from scratch at the next start.
+                for other in &config.networks {
+                    self.networks.unplug(other, n.as_str())?;
+                }
+                volt_net::netns::remove(&self.store.dir(&n).join("netns"))?;
+            }
             self.write_unit(&ContainerInfo { config, ..info })?;
             self.inspect_n(&n, true)
         })();

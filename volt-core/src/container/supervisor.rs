@@ -275,7 +275,9 @@ pub fn supervisor_main() -> i32 {
         return match std::env::args().nth(2) {
             Some(a) => crate::network::dns_main(&a),
             None => {
-                eprintln!("volt-supervisor dns: started by Volt to serve a network's names; not meant to be run by hand");
+                eprintln!(
+                    "volt-supervisor dns: started by Volt to serve a network's names; not meant to be run by hand"
+                );
                 2
             }
         };
@@ -757,7 +759,8 @@ pub(crate) fn spawn_detached(
     let lfd = lock.map(|l| l.as_raw_fd());
     let mut cmd = Command::new(binary);
     cmd.args(argv).stdin(Stdio::null()).stdout(Stdio::null());
-    let log = fs::OpenOptions::new().create(true).append(true).open(errlog).map_err(|e| Error::io("open", errlog, e))?;
+    let log =
+        fs::OpenOptions::new().create(true).append(true).open(errlog).map_err(|e| Error::io("open", errlog, e))?;
     cmd.stderr(log);
     // The report pipe becomes fd 3 and the lock fd 4 (copied high first, so neither can
     // clobber the other); nothing else of the caller's is inherited, and the helper does not
