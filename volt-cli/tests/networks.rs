@@ -487,3 +487,81 @@ fn kernel_state_lost_in_a_reboot_is_remade_from_the_files() {
     let dns = dns_pid(&e, "front");
     assert_clean(&e, &[dns]);
 }
+
+/// Traffic that is not Volt's is not filtered with Volt installed, and an internal network
+/// keeps its workloads inside: two outside namespaces on plain (non-Volt) bridges are routed
+/// through this namespace and reach each other and a service here; a container on a NAT
+/// network reaches them; one on an internal network reaches only its DNS server.
+#[test]
+fn host_traffic_is_untouched_and_internal_networks_stay_inside() {
+    if !usable() || !in_private_netns("host_traffic_is_untouched_and_internal_networks_stay_inside") {
+        return;
+    }
+    let e = Env::new();
+    assert!(e.cli(&["network", "create", "front", "--subnet", "10.75.0.0/24"]).status.success());
+    assert!(e.cli(&["network", "create", "vault", "--subnet", "10.76.0.0/24", "--internal"]).status.success());
+    let dns = [dns_pid(&e, "front"), dns_pid(&e, "vault")];
+    let table = nft_table();
+    assert!(table.contains("iifname \"vault\" drop"), "{table}");
+
+    // Two outside hosts, each on a plain bridge of this namespace, routed through it.
+    let (a, b) = (e.dir.path().join("ns-a"), e.dir.path().join("ns-b"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = volt_core::net::link::Netlink::connect().unwrap();
+        for (ns, br, net) in [(&a, "ext1", 81u8), (&b, "ext2", 82)] {
+            volt_core::net::netns::create(ns).unwrap();
+            let gw: Ipv4Addr = format!("192.168.{net}.1").parse().unwrap();
+            n.ensure_bridge(br, gw, 24).await.unwrap();
+            let host_if = format!("v{br}");
+            let addr = format!("192.168.{net}.2").parse().unwrap();
+            n.attach_veth(br, &host_if, ns, "eth0", addr, 24, Some(gw)).await.unwrap();
+        }
+    });
+    let site = e.dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "host service\n").unwrap();
+    let mut httpd =
+        Command::new("/bin/busybox").args(["httpd", "-f", "-p", "192.168.81.1:8181", "-h"]).arg(&site).spawn().unwrap();
+    let from = |ns: &std::path::Path, args: &[&str]| {
+        Command::new("nsenter").arg(format!("--net={}", ns.display())).arg("/bin/busybox").args(args).output().unwrap()
+    };
+    // Not Volt's traffic: forwarded between the plain bridges, and to a service here.
+    assert!(from(&a, &["ping", "-c1", "-W3", "192.168.82.2"]).status.success(), "A -> B through this host");
+    eventually("A reaches the host's service", 10, || {
+        text(&from(&a, &["timeout", "3", "wget", "-q", "-O", "-", "http://192.168.81.1:8181/"]).stdout)
+            .contains("host service")
+    });
+
+    let mut o = sh("sleep 300");
+    o.networks = vec!["front".into()];
+    e.c().create(Some("nat"), "busybox:1", &o).unwrap();
+    let mut o = sh("sleep 300");
+    o.networks = vec!["vault".into()];
+    e.c().create(Some("inner"), "busybox:1", &o).unwrap();
+    e.c().start("nat").unwrap();
+    e.c().start("inner").unwrap();
+    let run = |c: &str, args: &[&str]| {
+        let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        e.c().exec_output(c, &argv).unwrap()
+    };
+    assert_eq!(run("nat", &["ping", "-c1", "-W3", "192.168.82.2"]).0, 0, "a NAT network reaches outside");
+    assert_ne!(run("inner", &["ping", "-c1", "-W2", "192.168.82.2"]).0, 0, "an internal network must not");
+    let (c, out, _) = run("inner", &["timeout", "3", "wget", "-q", "-O", "-", "http://192.168.81.1:8181/"]);
+    assert!(c != 0 && !text(&out).contains("host service"), "an internal network must not reach host services");
+    let (c, out, _) = run("inner", &["nslookup", "inner"]);
+    assert_eq!(c, 0, "its DNS server is allowed: {}", text(&out));
+    assert!(text(&out).contains("10.76.0."), "{}", text(&out));
+
+    let _ = httpd.kill();
+    let _ = httpd.wait();
+    for ns in [&a, &b] {
+        volt_core::net::netns::remove(ns).unwrap();
+    }
+    rt.block_on(async {
+        let n = volt_core::net::link::Netlink::connect().unwrap();
+        n.delete("ext1").await.unwrap();
+        n.delete("ext2").await.unwrap();
+    });
+    assert_clean(&e, &dns);
+}
