@@ -192,10 +192,13 @@ void volt_bytes_free(uint8_t *data, size_t len);
  * of `"SOURCE:/path[:ro]"`, SOURCE a host path starting with `/` or `.`, or a named volume,
  * created if missing), `"workdir"`, `"user"`, `"hostname"` (strings), `"memory"` (bytes, or a
  * size such as `"512M"`), `"cpu"` (percent of one CPU), `"pids"`, `"restart"` (`"no"`,
- * `"on-failure"` or `"always"`) and `"copy_rootfs"` (bool). An unknown key, a bad name or bad
- * option is `VOLT_ERR_USAGE`; an unknown image `VOLT_ERR_NOT_FOUND`; a taken name
- * `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out` receives the container record
- * (`{"config","state","rootfs"}`), to free with `volt_string_free`.
+ * `"on-failure"` or `"always"`), `"copy_rootfs"` (bool), `"networks"` (array of network names:
+ * `eth0`, `eth1`, … in this order, an address on each reserved now; none: the host's network)
+ * and `"ports"` (array of `"HOSTPORT:PORT[/tcp|udp]"` forwarded to its address on the first
+ * network). An unknown key, a bad name or bad option is `VOLT_ERR_USAGE`; an unknown image or
+ * network `VOLT_ERR_NOT_FOUND`; a taken name `VOLT_ERR_ALREADY_EXISTS`; a host port forwarded
+ * already `VOLT_ERR_CONFLICT`. On success `*json_out` receives the container record
+ * (`{"config","state","rootfs","endpoints"}`), to free with `volt_string_free`.
  *
  * # Safety
  * `store` is NULL or a live handle; `name`, `image` and `options` are NULL or NUL-terminated
@@ -264,8 +267,9 @@ volt_error_t *volt_container_delete(const volt_store_t *store, const char *name,
 
 /**
  * Describe container `name` with its live state. On success `*json_out` receives
- * `{"config","state","rootfs"}`, to free with `volt_string_free`. An unknown container is
- * `VOLT_ERR_NOT_FOUND`, a malformed name `VOLT_ERR_USAGE`.
+ * `{"config","state","rootfs","endpoints"}` (`endpoints`: one `{"network","address",
+ * "interface","host_interface"}` per network it is on), to free with `volt_string_free`. An
+ * unknown container is `VOLT_ERR_NOT_FOUND`, a malformed name `VOLT_ERR_USAGE`.
  *
  * # Safety
  * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
@@ -629,6 +633,144 @@ volt_error_t *volt_image_create_rootfs(const volt_store_t *store,
  * `store` is NULL or a live handle; `container_dir` is NULL or a NUL-terminated string.
  */
 volt_error_t *volt_image_remove_rootfs(const volt_store_t *store, const char *container_dir);
+
+/**
+ * Create network `name` (1 to 15 of `a-z 0-9 - _`, starting with a letter or digit; also the
+ * bridge's interface name): its bridge with the gateway address, NAT, nftables rules and a DNS
+ * server for its workloads' names (a `volt-supervisor dns` process). `options` is NULL or a
+ * JSON object with any of: `"subnet"` (`"10.89.0.0/24"`; default: the first free /24 of
+ * `networks.subnet_pool`), `"gateway"` (an address in the subnet, only with `"subnet"`;
+ * default: its first host), `"internal"` (bool: no way out), `"mesh"` (bool) and
+ * `"dns_upstreams"` (array of `"IP[:PORT]"`; default: `networks.dns_upstreams`). Needs root and
+ * the `nft` program. An unknown key, a bad name, subnet or gateway is `VOLT_ERR_USAGE`; a taken
+ * name `VOLT_ERR_ALREADY_EXISTS`; a subnet overlapping another network or the host's
+ * `VOLT_ERR_CONFLICT`. On success `*json_out` receives the network record (`{"name","bridge",
+ * "subnet","gateway","internal","mesh","dns_upstreams","created","endpoints","dns_pid"}`), to
+ * free with `volt_string_free`. A failed create leaves nothing behind.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `options` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_network_create(const volt_store_t *store,
+                                  const char *name,
+                                  const char *options,
+                                  char **json_out);
+
+/**
+ * List all networks, sorted by name. On success `*json_out` receives an array of network
+ * records, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_network_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Describe network `name` with the workloads holding an address on it (`"endpoints"`:
+ * `[{"workload","address"}]`; leases of workloads that are gone are given back first) and its
+ * DNS server's pid (`"dns_pid"`, null when none runs). On success `*json_out` receives the
+ * network record, to free with `volt_string_free`. An unknown network is `VOLT_ERR_NOT_FOUND`,
+ * a malformed name `VOLT_ERR_USAGE`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_network_inspect(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Delete network `name`: its DNS server, bridge, rules (and the firewall allowances naming it)
+ * and files. A network a container is still on is `VOLT_ERR_CONFLICT` (delete or disconnect
+ * the container first); an unknown one `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_network_delete(const volt_store_t *store, const char *name);
+
+/**
+ * Allow traffic from `from` to `to`, each a network or a container on one (different networks
+ * are denied to each other by default), optionally only to port `port` (`"PORT[/tcp|udp]"`,
+ * NULL: every port). Allowing twice changes nothing. On success `*json_out`, unless NULL,
+ * receives the rule (`{"from","to","port"}`, `port` as `"80/tcp"` or null), to free with
+ * `volt_string_free`. An unknown network or container is `VOLT_ERR_NOT_FOUND`, a bad port
+ * `VOLT_ERR_USAGE`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `from`, `to` and `port` are NULL or NUL-terminated
+ * strings; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_network_firewall_allow(const volt_store_t *store,
+                                          const char *from,
+                                          const char *to,
+                                          const char *port,
+                                          char **json_out);
+
+/**
+ * Remove the allowance from `from` to `to` for `port` (NULL: the one for every port), so the
+ * default applies again. No such rule is `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `from`, `to` and `port` are NULL or NUL-terminated strings.
+ */
+volt_error_t *volt_network_firewall_deny(const volt_store_t *store,
+                                         const char *from,
+                                         const char *to,
+                                         const char *port);
+
+/**
+ * The firewall's allowances. On success `*json_out` receives an array of `{"from","to","port"}`,
+ * to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_network_firewall_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Re-apply nftables table `ip volt` (networks, port forwards, allowances) from the stored
+ * state, e.g. after a reboot or `nft flush ruleset`. `nft` refusing it is `VOLT_ERR_NETWORK`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle.
+ */
+volt_error_t *volt_network_sync_rules(const volt_store_t *store);
+
+/**
+ * Put container `name` on network `network` as its next interface (`eth1`, `eth2`, …; `eth0`
+ * for its first network, which has the default route and DNS): an address at once, and the
+ * interface at once if the container runs. On success `*json_out`, unless NULL, receives the
+ * container record, whose `"endpoints"` (`[{"network","address","interface",
+ * "host_interface"}]`) include the new one. Already on that network, or running on the host's
+ * network (created without networks), is `VOLT_ERR_CONFLICT`; an unknown container or network
+ * `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `network` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_connect(const volt_store_t *store,
+                                     const char *name,
+                                     const char *network,
+                                     char **json_out);
+
+/**
+ * Take container `name` off network `network`: its interface there, address and DNS name (and,
+ * for its first network, all its port forwards). While it runs only its last network can go
+ * (interfaces are numbered in network order); stopped, any can, and the others are renumbered
+ * at its next start. On success `*json_out`, unless NULL, receives the container record. Not on
+ * that network, or a running container's network other than its last, is `VOLT_ERR_CONFLICT`;
+ * an unknown container `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `network` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_container_disconnect(const volt_store_t *store,
+                                        const char *name,
+                                        const char *network,
+                                        char **json_out);
 
 /**
  * Start Volt's OCI registry serving the store of `store` (its images' blobs and manifests are

@@ -1,12 +1,13 @@
 //! Containers (Voltainer): `volt_container_*` on a store handle (create, start, stop, restart,
-//! kill, delete, inspect, list, exec, logs, wait, update, stats, top, run) and named volumes
-//! (`volt_volume_*`). Records cross as JSON strings; captured output as byte buffers.
+//! kill, delete, inspect, list, exec, logs, wait, update, stats, top, run; connect and
+//! disconnect are in `network.rs`) and named volumes (`volt_volume_*`). Records cross as JSON strings; captured output as byte buffers.
 
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use volt_core::container::{parse_memory, ContainerInfo, Containers, CreateOptions, Limits, LogQuery};
+use volt_core::network::{check_network_name, PortMap};
 
 use crate::error::{volt_error_t, Result};
 use crate::store::{put_out, store_arg, volt_store_t, write_json};
@@ -45,6 +46,8 @@ struct Options {
     pids: Option<u32>,
     restart: Option<String>,
     copy_rootfs: bool,
+    networks: Vec<String>,
+    ports: Vec<String>,
 }
 
 /// Parse the options JSON (NULL or `""`: no options) into the SDK's create options; volume
@@ -63,12 +66,17 @@ fn create_options(c: &Containers, json: Option<&str>) -> Result<CreateOptions> {
     for e in &o.env {
         volt_core::container::check_env(e)?;
     }
+    for n in &o.networks {
+        check_network_name(n)?;
+    }
+    opts.ports = o.ports.iter().map(|p| p.parse::<PortMap>()).collect::<volt_core::Result<_>>()?;
     opts.command = o.command;
     opts.env = o.env;
     opts.workdir = o.workdir;
     opts.user = o.user;
     opts.hostname = o.hostname;
     opts.copy_rootfs = o.copy_rootfs;
+    opts.networks = o.networks;
     for v in &o.volumes {
         opts.mounts.push(c.mount_from_arg(v)?);
     }
@@ -79,7 +87,7 @@ fn create_options(c: &Containers, json: Option<&str>) -> Result<CreateOptions> {
 ///
 /// # Safety
 /// `out` is NULL or aligned and writable.
-unsafe fn write_json_opt(out: *mut *mut c_char, value: &impl Serialize) -> Result<()> {
+pub(crate) unsafe fn write_json_opt(out: *mut *mut c_char, value: &impl Serialize) -> Result<()> {
     if out.is_null() {
         return Ok(());
     }
@@ -123,10 +131,13 @@ struct RunReport<'a> {
 /// of `"SOURCE:/path[:ro]"`, SOURCE a host path starting with `/` or `.`, or a named volume,
 /// created if missing), `"workdir"`, `"user"`, `"hostname"` (strings), `"memory"` (bytes, or a
 /// size such as `"512M"`), `"cpu"` (percent of one CPU), `"pids"`, `"restart"` (`"no"`,
-/// `"on-failure"` or `"always"`) and `"copy_rootfs"` (bool). An unknown key, a bad name or bad
-/// option is `VOLT_ERR_USAGE`; an unknown image `VOLT_ERR_NOT_FOUND`; a taken name
-/// `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out` receives the container record
-/// (`{"config","state","rootfs"}`), to free with `volt_string_free`.
+/// `"on-failure"` or `"always"`), `"copy_rootfs"` (bool), `"networks"` (array of network names:
+/// `eth0`, `eth1`, … in this order, an address on each reserved now; none: the host's network)
+/// and `"ports"` (array of `"HOSTPORT:PORT[/tcp|udp]"` forwarded to its address on the first
+/// network). An unknown key, a bad name or bad option is `VOLT_ERR_USAGE`; an unknown image or
+/// network `VOLT_ERR_NOT_FOUND`; a taken name `VOLT_ERR_ALREADY_EXISTS`; a host port forwarded
+/// already `VOLT_ERR_CONFLICT`. On success `*json_out` receives the container record
+/// (`{"config","state","rootfs","endpoints"}`), to free with `volt_string_free`.
 ///
 /// # Safety
 /// `store` is NULL or a live handle; `name`, `image` and `options` are NULL or NUL-terminated
@@ -274,8 +285,9 @@ pub unsafe extern "C" fn volt_container_delete(
 }
 
 /// Describe container `name` with its live state. On success `*json_out` receives
-/// `{"config","state","rootfs"}`, to free with `volt_string_free`. An unknown container is
-/// `VOLT_ERR_NOT_FOUND`, a malformed name `VOLT_ERR_USAGE`.
+/// `{"config","state","rootfs","endpoints"}` (`endpoints`: one `{"network","address",
+/// "interface","host_interface"}` per network it is on), to free with `volt_string_free`. An
+/// unknown container is `VOLT_ERR_NOT_FOUND`, a malformed name `VOLT_ERR_USAGE`.
 ///
 /// # Safety
 /// `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
@@ -646,6 +658,9 @@ mod tests {
         assert!(o.memory.unwrap().bytes().is_err(), "below the 1 MiB minimum");
         assert!(serde_json::from_str::<Options>(r#"{"comand":["x"]}"#).is_err());
         assert!(serde_json::from_str::<Options>(r#"{"cpu":-1}"#).is_err());
+        let o: Options = serde_json::from_str(r#"{"networks":["front","back"],"ports":["8080:80","53/udp"]}"#).unwrap();
+        assert_eq!(o.networks, ["front", "back"]);
+        assert_eq!(o.ports, ["8080:80", "53/udp"]);
     }
 
     #[test]

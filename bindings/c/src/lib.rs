@@ -12,8 +12,8 @@
 //!
 //! One module per header section: `error.rs` (errors), `store.rs` (the store), `image.rs`
 //! (images and progress callbacks), `registry.rs` (the registry server and its tokens),
-//! `container.rs` (containers and named volumes); the memory functions shared by all sections
-//! live here.
+//! `container.rs` (containers and named volumes), `network.rs` (networks, the firewall, and
+//! connecting containers); the memory functions shared by all sections live here.
 #![deny(missing_docs)]
 
 use std::ffi::{c_char, CStr, CString};
@@ -38,6 +38,7 @@ macro_rules! ffi_panic_boundary {
 mod container;
 mod error;
 mod image;
+mod network;
 mod registry;
 mod store;
 
@@ -54,6 +55,11 @@ pub use image::{
     volt_image_create_rootfs, volt_image_export, volt_image_import, volt_image_inspect, volt_image_list,
     volt_image_pull, volt_image_push, volt_image_remove, volt_image_remove_rootfs, volt_image_shared_root,
     volt_image_tag, volt_progress_fn, volt_progress_phase_t, volt_progress_t,
+};
+pub use network::{
+    volt_container_connect, volt_container_disconnect, volt_network_create, volt_network_delete,
+    volt_network_firewall_allow, volt_network_firewall_deny, volt_network_firewall_list, volt_network_inspect,
+    volt_network_list, volt_network_sync_rules,
 };
 pub use registry::{
     volt_registry_free, volt_registry_port, volt_registry_start, volt_registry_stop, volt_registry_t,

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Build libvolt (debug), compile tests/c/test_volt.c against include/volt.h, and run it twice:
-# linked to libvolt.so (LD_LIBRARY_PATH) and linked statically to libvolt.a. The container tests
-# run real containers (as root) through target/debug/volt-supervisor, built here with volt-cli.
+# Build libvolt (debug), compile tests/c/test_volt.c and tests/c/test_network.c against
+# include/volt.h, and run each twice: linked to libvolt.so (LD_LIBRARY_PATH) and linked statically
+# to libvolt.a. The container tests run real containers (as root) through
+# target/debug/volt-supervisor, built here with volt-cli. test_network runs its networks in a
+# network namespace of its own (it re-runs itself under `unshare --net`), never in the host's.
 #
 # Environment: CARGO_TARGET_DIR (default: <workspace>/target), CC (default: gcc),
 # VOLT_SKIP_BUILD=1 to use an already built library, VOLT_SUPERVISOR (default: the one built).
@@ -29,19 +31,21 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 status=0
 
-echo "== shared: $libdir/libvolt.so"
-$cc $cflags "$here/c/test_volt.c" -I"$crate/include" -L"$libdir" -lvolt -o "$tmp/test_volt"
-mkdir "$tmp/shared" "$tmp/shared-root"
-VOLT_ROOT="$tmp/shared-root" LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    "$tmp/test_volt" "$tmp/shared" || status=1
+for prog in test_volt test_network; do
+    echo "== shared: $prog, $libdir/libvolt.so"
+    $cc $cflags "$here/c/$prog.c" -I"$crate/include" -L"$libdir" -lvolt -o "$tmp/$prog"
+    mkdir "$tmp/$prog-shared" "$tmp/$prog-shared-root"
+    VOLT_ROOT="$tmp/$prog-shared-root" LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        "$tmp/$prog" "$tmp/$prog-shared" || status=1
 
-echo "== static: $libdir/libvolt.a"
-$cc $cflags "$here/c/test_volt.c" -I"$crate/include" "$libdir/libvolt.a" -lpthread -ldl -lm -o "$tmp/test_volt_static"
-if ldd "$tmp/test_volt_static" 2>/dev/null | grep -q libvolt; then
-    echo "static test binary still links libvolt.so dynamically" >&2
-    status=1
-fi
-mkdir "$tmp/static" "$tmp/static-root"
-VOLT_ROOT="$tmp/static-root" "$tmp/test_volt_static" "$tmp/static" || status=1
+    echo "== static: $prog, $libdir/libvolt.a"
+    $cc $cflags "$here/c/$prog.c" -I"$crate/include" "$libdir/libvolt.a" -lpthread -ldl -lm -o "$tmp/${prog}_static"
+    if ldd "$tmp/${prog}_static" 2>/dev/null | grep -q libvolt; then
+        echo "static test binary $prog still links libvolt.so dynamically" >&2
+        status=1
+    fi
+    mkdir "$tmp/$prog-static" "$tmp/$prog-static-root"
+    VOLT_ROOT="$tmp/$prog-static-root" "$tmp/${prog}_static" "$tmp/$prog-static" || status=1
+done
 
 exit $status
