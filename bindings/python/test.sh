@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build and install the package (build.sh) and the container supervisor (volt-cli's
-# volt-supervisor, which the container tests run containers with), then:
-#   1. the pytest suite (tests/, verbose),
+# volt-supervisor, which the container tests run containers with and networks their DNS server),
+# then:
+#   1. the pytest suite (tests/, verbose; tests marked netns re-run themselves in a network
+#      namespace of their own, see tests/conftest.py),
 #   2. mypy.stubtest: the typing stub against the installed native module,
 #   3. mypy --strict over the tests and examples/python, which exercises the stub as users see it.
 # Exits non-zero as soon as a step fails.
@@ -33,5 +35,6 @@ env -u VOLT_ROOT -u VOLT_CONFIG "$py" -m pytest -v -p no:cacheprovider tests/
 cd "$scratch"
 "$py" -m mypy.stubtest volt --mypy-config-file "$here/pyproject.toml"
 "$py" -m mypy --config-file "$here/pyproject.toml" --cache-dir "$scratch/.mypy_cache" \
-    "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/tests/test_containers.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
+    "$here/tests/conftest.py" "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/tests/test_containers.py" \
+    "$here/tests/test_networks.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
 echo "test.sh: all checks passed"

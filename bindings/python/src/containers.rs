@@ -1,5 +1,5 @@
-//! `volt.Containers` and `volt.Volumes`: containers (Voltainer) and named volumes through
-//! [`volt_core::container::Containers`].
+//! `volt.Containers` and `volt.Volumes`: containers (Voltainer), their networks (connect,
+//! disconnect) and named volumes through [`volt_core::container::Containers`].
 //!
 //! Every call is synchronous in the SDK and runs inside `py.detach(…)` on the calling thread, so
 //! other Python threads keep running while a container starts, stops or is waited for.
@@ -12,6 +12,7 @@ use volt_core::container::{
     check_env, parse_memory, Containers as CoreContainers, CreateOptions, Limits, LogQuery, RestartPolicy,
     Volumes as CoreVolumes,
 };
+use volt_core::network::{check_network_name, PortMap};
 
 use crate::convert::to_python;
 use crate::error::{self, IntoPyResult};
@@ -53,6 +54,8 @@ fn spec(
     pids: Option<u32>,
     restart: &str,
     copy_rootfs: bool,
+    networks: Vec<String>,
+    ports: Vec<String>,
 ) -> PyResult<Spec> {
     let mut opts = CreateOptions::default();
     opts.limits = Limits { memory: memory.as_ref().map(MemoryArg::bytes).transpose()?, cpu, pids };
@@ -61,6 +64,11 @@ fn spec(
     for e in &env {
         check_env(e).py_err()?;
     }
+    for n in &networks {
+        check_network_name(n).py_err()?;
+    }
+    opts.ports = ports.iter().map(|p| p.parse::<PortMap>()).collect::<volt_core::Result<_>>().py_err()?;
+    opts.networks = networks;
     opts.command = command;
     opts.env = env;
     opts.workdir = workdir;
@@ -128,15 +136,20 @@ impl Containers {
     /// defaults to the image's entrypoint and cmd; `volumes` are `"SOURCE:/path[:ro]"` (SOURCE a
     /// host path starting with `/` or `.`, or a named volume, created if missing); `memory` is
     /// bytes or a size such as "512M"; `cpu` is percent of one CPU; `restart` is "no",
-    /// "on-failure" or "always". Returns the container's record.
+    /// "on-failure" or "always"; `networks` are the networks it joins (`eth0`, `eth1`, … in this
+    /// order; none: the host's network), an address on each reserved now; `ports` are
+    /// `"HOSTPORT:PORT[/tcp|udp]"` forwards to its address on the first network. Returns the
+    /// container's record.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(
         signature = (
             name, image, *, command=Vec::new(), env=Vec::new(), volumes=Vec::new(), workdir=None, user=None,
-            hostname=None, memory=None, cpu=None, pids=None, restart="no", copy_rootfs=false
+            hostname=None, memory=None, cpu=None, pids=None, restart="no", copy_rootfs=false, networks=Vec::new(),
+            ports=Vec::new()
         ),
         text_signature = "(self, /, name, image, *, command=(), env=(), volumes=(), workdir=None, user=None, \
-                          hostname=None, memory=None, cpu=None, pids=None, restart='no', copy_rootfs=False)"
+                          hostname=None, memory=None, cpu=None, pids=None, restart='no', copy_rootfs=False, \
+                          networks=(), ports=())"
     )]
     fn create<'py>(
         &self,
@@ -154,8 +167,24 @@ impl Containers {
         pids: Option<u32>,
         restart: &str,
         copy_rootfs: bool,
+        networks: Vec<String>,
+        ports: Vec<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let spec = spec(command, env, volumes, workdir, user, hostname, memory, cpu, pids, restart, copy_rootfs)?;
+        let spec = spec(
+            command,
+            env,
+            volumes,
+            workdir,
+            user,
+            hostname,
+            memory,
+            cpu,
+            pids,
+            restart,
+            copy_rootfs,
+            networks,
+            ports,
+        )?;
         let c = &self.containers;
         let info = py
             .detach(|| {
@@ -173,11 +202,12 @@ impl Containers {
     #[pyo3(
         signature = (
             name, image, *, command=Vec::new(), env=Vec::new(), volumes=Vec::new(), workdir=None, user=None,
-            hostname=None, memory=None, cpu=None, pids=None, restart="no", copy_rootfs=false, rm=false
+            hostname=None, memory=None, cpu=None, pids=None, restart="no", copy_rootfs=false, networks=Vec::new(),
+            ports=Vec::new(), rm=false
         ),
         text_signature = "(self, /, name, image, *, command=(), env=(), volumes=(), workdir=None, user=None, \
                           hostname=None, memory=None, cpu=None, pids=None, restart='no', copy_rootfs=False, \
-                          rm=False)"
+                          networks=(), ports=(), rm=False)"
     )]
     fn run<'py>(
         &self,
@@ -195,9 +225,25 @@ impl Containers {
         pids: Option<u32>,
         restart: &str,
         copy_rootfs: bool,
+        networks: Vec<String>,
+        ports: Vec<String>,
         rm: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Vec<String>)> {
-        let spec = spec(command, env, volumes, workdir, user, hostname, memory, cpu, pids, restart, copy_rootfs)?;
+        let spec = spec(
+            command,
+            env,
+            volumes,
+            workdir,
+            user,
+            hostname,
+            memory,
+            cpu,
+            pids,
+            restart,
+            copy_rootfs,
+            networks,
+            ports,
+        )?;
         let c = &self.containers;
         let (info, lines) = py
             .detach(|| {
@@ -329,6 +375,25 @@ impl Containers {
         let c = &self.containers;
         let rows = py.detach(|| c.top(interval)).py_err()?;
         to_python(py, &rows)
+    }
+
+    /// Put container `name` on `network` as its next interface (`eth1`, …): an address at once,
+    /// the interface at once if it runs. `ConflictError` if it is on that network already, or
+    /// runs on the host's network. Returns its record.
+    fn connect<'py>(&self, py: Python<'py>, name: &str, network: &str) -> PyResult<Bound<'py, PyAny>> {
+        let c = &self.containers;
+        let info = py.detach(|| c.connect(name, network)).py_err()?;
+        to_python(py, &info)
+    }
+
+    /// Take container `name` off `network`: its interface there, address and DNS name (and, for
+    /// its first network, all its port forwards). While it runs only its last network can go;
+    /// stopped, any can. `ConflictError` if it is not on that network, or for a running
+    /// container's network other than its last. Returns its record.
+    fn disconnect<'py>(&self, py: Python<'py>, name: &str, network: &str) -> PyResult<Bound<'py, PyAny>> {
+        let c = &self.containers;
+        let info = py.detach(|| c.disconnect(name, network)).py_err()?;
+        to_python(py, &info)
     }
 }
 

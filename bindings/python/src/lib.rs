@@ -3,6 +3,7 @@
 //! One thin class, `store::Store`, wraps [`volt_core::Volt`]; `images::Images` (its `images`
 //! attribute) wraps [`volt_core::image::Images`], `containers::Containers` (its `containers`
 //! attribute) [`volt_core::container::Containers`] with `containers::Volumes` as its `volumes`,
+//! `networks::Networks` (its `networks` attribute) [`volt_core::network::Networks`],
 //! and `registry::RegistryServer` a running
 //! [`volt_registry`] server with its own tokio runtime. Every call that touches the disk or the
 //! network releases the GIL (async SDK calls run on the module's single tokio runtime); results
@@ -14,6 +15,7 @@ mod containers;
 mod convert;
 mod error;
 mod images;
+mod networks;
 mod progress;
 mod registry;
 mod store;
@@ -70,6 +72,7 @@ fn _volt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<images::Images>()?;
     m.add_class::<containers::Containers>()?;
     m.add_class::<containers::Volumes>()?;
+    m.add_class::<networks::Networks>()?;
     m.add_class::<registry::RegistryServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -12,6 +12,7 @@ use crate::containers::Containers;
 use crate::convert::to_python;
 use crate::error::{self, IntoPyResult};
 use crate::images::Images;
+use crate::networks::Networks;
 use crate::registry::{self, RegistryServer};
 
 /// A Volt store.
@@ -26,6 +27,7 @@ pub(crate) struct Store {
     volt: Volt,
     images: Py<Images>,
     containers: Py<Containers>,
+    networks: Py<Networks>,
 }
 
 fn ref_name(name: &str) -> PyResult<RefName> {
@@ -66,8 +68,9 @@ impl Store {
             .py_err()?;
         let images = Py::new(py, Images::new(volt.images().py_err()?.clone()))?;
         let root = volt.paths().root.display().to_string();
-        let containers = Py::new(py, Containers::new(py, volt.containers().py_err()?, root)?)?;
-        Ok(Store { volt, images, containers })
+        let containers = Py::new(py, Containers::new(py, volt.containers().py_err()?, root.clone())?)?;
+        let networks = Py::new(py, Networks::new(volt.networks(), root))?;
+        Ok(Store { volt, images, containers, networks })
     }
 
     /// The store's images (`volt.Images`).
@@ -80,6 +83,12 @@ impl Store {
     #[getter]
     fn containers(&self, py: Python<'_>) -> Py<Containers> {
         self.containers.clone_ref(py)
+    }
+
+    /// The networks of this installation (`volt.Networks`).
+    #[getter]
+    fn networks(&self, py: Python<'_>) -> Py<Networks> {
+        self.networks.clone_ref(py)
     }
 
     /// The store directory (`<root>/var/lib/volt/cas`).

@@ -23,6 +23,12 @@ Containers run from those images (:attr:`Store.containers`, as root)::
     info, lines = store.containers.run(None, "demo:v1", command=["sh", "-c", "echo hi"], rm=True)
     assert info["state"]["exit_code"] == 0 and "hi" in lines
 
+and on networks of their own (:attr:`Store.networks`, as root)::
+
+    store.networks.create("front", subnet="10.89.0.0/24")
+    info = store.containers.create("web", "demo:v1", networks=["front"], ports=["8080:80"])
+    print(info["endpoints"][0]["address"])          # 10.89.0.2
+
 Errors are :class:`VoltError` subclasses, one per Volt error kind, which also derive from the
 matching builtin (:class:`NotFoundError` is a :class:`FileNotFoundError`). Result shapes are
 described in :mod:`volt.types`.
@@ -46,7 +52,7 @@ from ._errors import (
     VoltPermissionError,
     VoltTimeoutError,
 )
-from ._volt import Containers, Images, RegistryServer, Store, Volumes, __version__
+from ._volt import Containers, Images, Networks, RegistryServer, Store, Volumes, __version__
 
 # Listed out (not built from _errors.__all__) because type checkers and mypy.stubtest only read
 # a literal __all__.
@@ -56,6 +62,7 @@ __all__ = [
     "Images",
     "Containers",
     "Volumes",
+    "Networks",
     "RegistryServer",
     "types",
     "VoltError",

@@ -15,10 +15,12 @@ from volt.types import (
     ContainerInfo,
     DedupReport,
     ExportReport,
+    FirewallRule,
     GcReport,
     ImageRecord,
     ImageSummary,
     MemoryArg,
+    NetworkInfo,
     ObjectInfo,
     ProgressCallback,
     PushReport,
@@ -33,7 +35,7 @@ from volt.types import (
     Volume,
 )
 
-__all__ = ["Store", "Images", "Containers", "Volumes", "RegistryServer", "__version__"]
+__all__ = ["Store", "Images", "Containers", "Volumes", "Networks", "RegistryServer", "__version__"]
 
 __version__: str
 
@@ -58,6 +60,9 @@ class Store:
     @property
     def containers(self) -> Containers:
         """The containers and named volumes of this installation."""
+    @property
+    def networks(self) -> Networks:
+        """The networks of this installation."""
     def put_file(self, path: StrPath, ref: str | None = None, also: Sequence[AliasAlgorithm] = ()) -> PutOutcome:
         """Store a file; ``ref`` names it, ``also`` records SHA-2 aliases."""
     def put_bytes(
@@ -190,6 +195,8 @@ class Containers:
         pids: int | None = None,
         restart: RestartPolicy = "no",
         copy_rootfs: bool = False,
+        networks: Sequence[str] = (),
+        ports: Sequence[str] = (),
     ) -> ContainerInfo:
         """Create a stopped container (``name`` None: a generated name) from ``image``."""
     def run(
@@ -208,6 +215,8 @@ class Containers:
         pids: int | None = None,
         restart: RestartPolicy = "no",
         copy_rootfs: bool = False,
+        networks: Sequence[str] = (),
+        ports: Sequence[str] = (),
         rm: bool = False,
     ) -> tuple[ContainerInfo, builtins.list[str]]:
         """Create, start and wait for a container; returns its final record and output lines."""
@@ -239,6 +248,10 @@ class Containers:
         """Usage counters of a running container."""
     def top(self, interval: float = 1.0) -> builtins.list[TopEntry]:
         """Every running container's usage, CPU measured over ``interval`` seconds."""
+    def connect(self, name: str, network: str) -> ContainerInfo:
+        """Put the container on ``network`` as its next interface (at once if it runs)."""
+    def disconnect(self, name: str, network: str) -> ContainerInfo:
+        """Take the container off ``network`` (while it runs, only its last network)."""
 
 @final
 class Volumes:
@@ -252,6 +265,42 @@ class Volumes:
         """A volume with the containers using it."""
     def remove(self, name: str) -> None:
         """Remove a volume and its data (not while a container uses it)."""
+
+@final
+class Networks:
+    """The networks of one installation (:attr:`Store.networks`).
+
+    Each network is a bridge with the gateway address, NAT (unless internal), rules in nftables
+    table ``ip volt`` and a DNS server for its workloads' names (a ``volt-supervisor dns``
+    process). Changing networks needs root and ``nft``. Every method releases the GIL while it
+    works and raises a :class:`volt.VoltError` subclass on failure.
+    """
+
+    def create(
+        self,
+        name: str,
+        *,
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        mesh: bool = False,
+        dns_upstreams: Sequence[str] | None = None,
+    ) -> NetworkInfo:
+        """Create a network: bridge, NAT, rules and DNS server."""
+    def list(self) -> builtins.list[NetworkInfo]:
+        """All networks, sorted by name."""
+    def inspect(self, name: str) -> NetworkInfo:
+        """A network with its workloads and DNS server."""
+    def delete(self, name: str) -> None:
+        """Delete a network (not while a container is on it)."""
+    def firewall_allow(self, from_: str, to: str, port: str | None = None) -> FirewallRule:
+        """Allow traffic from ``from_`` to ``to`` (networks or containers), to ``port`` only if given."""
+    def firewall_deny(self, from_: str, to: str, port: str | None = None) -> None:
+        """Remove an allowance."""
+    def firewall_rules(self) -> builtins.list[FirewallRule]:
+        """The allowances."""
+    def sync_rules(self) -> None:
+        """Re-apply nftables table ``ip volt`` from the stored state."""
 
 @final
 class RegistryServer:

@@ -1,5 +1,5 @@
-"""Shapes of the values :class:`volt.Store`, :class:`volt.Images`, :class:`volt.Containers` and
-:class:`volt.Volumes` return, for type checkers.
+"""Shapes of the values :class:`volt.Store`, :class:`volt.Images`, :class:`volt.Containers`,
+:class:`volt.Volumes` and :class:`volt.Networks` return, for type checkers.
 
 Every report is a plain ``dict`` whose keys are the field names of the Rust struct it comes from
 (``volt_cas::BuildReport``, ``volt_core::image::ImageRecord`` and so on). Object ids are
@@ -44,14 +44,20 @@ __all__ = [
     "MemoryArg",
     "Mount",
     "Limits",
+    "PortProtocol",
+    "PortMap",
     "ContainerConfig",
     "ProcRef",
     "Cgroup",
     "ContainerState",
+    "ContainerEndpoint",
     "ContainerInfo",
     "CgroupStats",
     "TopEntry",
     "Volume",
+    "NetworkEndpoint",
+    "NetworkInfo",
+    "FirewallRule",
 ]
 
 #: A filesystem path argument.
@@ -77,6 +83,8 @@ RootfsMode = Union[Literal["overlay"], Literal["copy"]]
 ContainerStatus = Union[Literal["stopped"], Literal["running"], Literal["failed"], Literal["deleted"]]
 #: What to do when a container's workload exits.
 RestartPolicy = Union[Literal["no"], Literal["on-failure"], Literal["always"]]
+#: Transport protocol of a port forward.
+PortProtocol = Union[Literal["tcp"], Literal["udp"]]
 #: The supervisor running containers: systemd units, or Volt's own ``volt-supervisor``.
 Backend = Union[Literal["systemd"], Literal["direct"]]
 #: A memory limit argument: bytes, or a size such as ``"512M"`` or ``"1G"`` (at least 1 MiB).
@@ -336,6 +344,14 @@ class Limits(TypedDict):
     pids: Optional[int]
 
 
+class PortMap(TypedDict):
+    """A port forward (``volt_core::network::PortMap``), given as ``"HOSTPORT:PORT[/tcp|udp]"``."""
+
+    host_port: int
+    port: int
+    proto: PortProtocol
+
+
 class ContainerConfig(TypedDict):
     """A container's configuration (``volt_core::container::ContainerConfig``)."""
 
@@ -352,6 +368,10 @@ class ContainerConfig(TypedDict):
     labels: Dict[str, str]
     #: Deleted when it ends (``run(..., rm=True)``).
     ephemeral: bool
+    #: Networks it is on (``eth0``, ``eth1``, … in this order); empty: the host's network.
+    networks: List[str]
+    #: Port forwards to its address on the first network.
+    ports: List[PortMap]
 
 
 class ProcRef(TypedDict):
@@ -387,12 +407,26 @@ class ContainerState(TypedDict):
     restarts: int
 
 
+class ContainerEndpoint(TypedDict):
+    """A container's place on one network (``volt_core::container::ContainerEndpoint``)."""
+
+    network: str
+    #: Its address there (``None``: none reserved, e.g. after the network was made again).
+    address: Optional[str]
+    #: The interface inside the container (``eth0``, …).
+    interface: str
+    #: The host end of its veth pair.
+    host_interface: str
+
+
 class ContainerInfo(TypedDict):
     """A container (``volt_core::container::ContainerInfo``)."""
 
     config: ContainerConfig
     state: ContainerState
     rootfs: RootfsMount
+    #: Its addresses, one per network in ``config["networks"]``.
+    endpoints: List[ContainerEndpoint]
 
 
 class CgroupStats(TypedDict):
@@ -422,3 +456,42 @@ class Volume(TypedDict):
     created: str
     path: str
     used_by: List[str]
+
+
+# --- networks --------------------------------------------------------------------------------------
+
+
+class NetworkEndpoint(TypedDict):
+    """A workload holding an address on a network (``volt_core::network::NetworkEndpoint``)."""
+
+    workload: str
+    address: str
+
+
+class NetworkInfo(TypedDict):
+    """A network (``volt_core::network::NetworkInfo``): its configuration, workloads and DNS
+    server."""
+
+    name: str
+    #: The bridge interface (named after the network).
+    bridge: str
+    #: ``"10.88.0.0/24"``.
+    subnet: str
+    #: The bridge's address: the workloads' default route and DNS server.
+    gateway: str
+    #: No way out: workloads reach each other and their DNS server only.
+    internal: bool
+    mesh: bool
+    #: Where names that are not workloads are resolved (empty: refused).
+    dns_upstreams: List[str]
+    #: RFC 3339.
+    created: str
+    endpoints: List[NetworkEndpoint]
+    #: PID of its DNS server (``None`` when none runs).
+    dns_pid: Optional[int]
+
+
+#: An allowance between networks or workloads (``volt_core::network::FirewallRule``): ``from``
+#: and ``to`` are each a network or a workload; ``port`` is ``"80/tcp"``, or ``None`` for every
+#: port. Spelled as a call because ``from`` is a Python keyword: read it as ``rule["from"]``.
+FirewallRule = TypedDict("FirewallRule", {"from": str, "to": str, "port": Optional[str]})
