@@ -17,8 +17,10 @@ use common::*;
 use volt_core::network::NetworkOptions;
 use volt_core::ErrorKind;
 
+/// The namespace's whole ruleset: only Volt's table (`volt_<hash>` for the test's relocated
+/// root, see `Networks::table`) may be in the test's private namespace.
 fn nft_table() -> String {
-    let o = Command::new("nft").args(["list", "table", "ip", "volt"]).output().unwrap();
+    let o = Command::new("nft").args(["list", "ruleset"]).output().unwrap();
     if o.status.success() {
         text(&o.stdout)
     } else {
@@ -156,8 +158,13 @@ fn containers_reach_each_other_by_name_and_a_port_forward_reaches_httpd() {
             .unwrap();
         text(&o.stdout).contains("hello from web")
     });
+    // The kernel frees a namespace (and its veths) asynchronously: delete the host end first.
+    rt.block_on(async {
+        let n = volt_core::net::link::Netlink::connect().unwrap();
+        n.delete("vext0").await.unwrap();
+        n.delete("ext0").await.unwrap();
+    });
     volt_core::net::netns::remove(&outside).unwrap();
-    rt.block_on(async { volt_core::net::link::Netlink::connect().unwrap().delete("ext0").await.unwrap() });
 
     // Deleting the network while in use: refused, nothing changed.
     let o = e.cli(&["network", "delete", "front"]);
@@ -253,6 +260,10 @@ fn networks_are_isolated_until_a_firewall_rule_allows() {
     assert!(!text(&out).contains("eth1"), "{}", text(&out));
     assert!(!fetch(&by_ip));
 
+    // A deleted workload's allowances go with it (a later one of that name gets none).
+    assert_eq!(n.firewall_rules().unwrap().len(), 1);
+    e.c().delete("db", true).unwrap();
+    assert!(n.firewall_rules().unwrap().is_empty(), "{:?}", n.firewall_rules());
     assert_clean(&e, &dns);
 }
 
@@ -464,7 +475,9 @@ fn kernel_state_lost_in_a_reboot_is_remade_from_the_files() {
     // What a reboot takes: the bridge, the table, the DNS server, the namespace mount.
     let old_dns = dns_pid(&e, "front");
     assert!(Command::new("/bin/busybox").args(["ip", "link", "del", "front"]).status().unwrap().success());
-    assert!(Command::new("nft").args(["delete", "table", "ip", "volt"]).status().unwrap().success());
+    let table = e.volt.networks().table();
+    assert!(table.starts_with("volt_"), "a relocated root has a table of its own: {table}");
+    assert!(Command::new("nft").args(["delete", "table", "ip", &table]).status().unwrap().success());
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(old_dns as i32).unwrap(),
         rustix::process::Signal::KILL,
@@ -555,13 +568,14 @@ fn host_traffic_is_untouched_and_internal_networks_stay_inside() {
 
     let _ = httpd.kill();
     let _ = httpd.wait();
+    rt.block_on(async {
+        let n = volt_core::net::link::Netlink::connect().unwrap();
+        for l in ["vext1", "vext2", "ext1", "ext2"] {
+            n.delete(l).await.unwrap();
+        }
+    });
     for ns in [&a, &b] {
         volt_core::net::netns::remove(ns).unwrap();
     }
-    rt.block_on(async {
-        let n = volt_core::net::link::Netlink::connect().unwrap();
-        n.delete("ext1").await.unwrap();
-        n.delete("ext2").await.unwrap();
-    });
     assert_clean(&e, &dns);
 }

@@ -322,7 +322,7 @@ impl Networks {
             })
             .transpose()?;
         if gateway.is_some() && subnet.is_none() {
-            return Err(Error::InvalidArgument("--gateway needs --subnet".into()));
+            return Err(Error::InvalidArgument("a gateway needs a subnet (--subnet)".into()));
         }
         let _l = self.lock()?;
         if self.config_of(name)?.is_some() {
@@ -723,6 +723,27 @@ impl Networks {
         r
     }
 
+    /// Drop the allowances naming workload `workload` (it is being deleted: a later workload
+    /// of the same name must not inherit them).
+    ///
+    /// # Errors
+    /// I/O errors; nft.
+    pub fn forget(&self, workload: &str) -> Result<()> {
+        let _l = self.lock()?;
+        let path = self.dir().join("firewall.json");
+        let mut fw: Vec<FirewallRule> = read_json(&path)?.unwrap_or_default();
+        let is_net = check_network_name(workload).is_ok() && self.config_of(workload)?.is_some();
+        let before = fw.len();
+        if !is_net {
+            fw.retain(|r| r.from != workload && r.to != workload);
+        }
+        if fw.len() != before {
+            write_json(&path, &fw)?;
+            self.sync_rules_locked()?;
+        }
+        Ok(())
+    }
+
     /// The allowances.
     ///
     /// # Errors
@@ -781,15 +802,27 @@ impl Networks {
         Ok(Ruleset { networks, forwards, allows })
     }
 
+    /// The nftables table (family `ip`) of this installation: `volt` for the system one; a
+    /// relocated installation (tests, trials under `VOLT_ROOT`) gets `volt_` and 8 hex digits
+    /// of its root, so it never replaces or removes the real installation's rules.
+    pub fn table(&self) -> String {
+        if self.paths.is_system() {
+            nft::TABLE.into()
+        } else {
+            let h = blake3::hash(self.paths.lib_dir().as_os_str().as_encoded_bytes());
+            format!("{}_{}", nft::TABLE, &h.to_hex()[..8])
+        }
+    }
+
     fn sync_rules_locked(&self) -> Result<()> {
         let rs = self.ruleset()?;
         if rs.networks.is_empty() {
-            return Ok(nft::remove_table()?);
+            return Ok(nft::remove_table_named(&self.table())?);
         }
-        Ok(rs.apply()?)
+        Ok(rs.apply_as(&self.table())?)
     }
 
-    /// Re-apply table `ip volt` from the stored state (after a reboot or `nft flush ruleset`).
+    /// Re-apply the nftables table ([`Networks::table`]) from the stored state (after a reboot or `nft flush ruleset`).
     ///
     /// # Errors
     /// [`Error::Network`] when nft refuses.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::cidr::Ipv4Net;
 use crate::Error;
 
-/// The table's name (family `ip`).
+/// The table's name (family `ip`) for the system installation.
 pub const TABLE: &str = "volt";
 
 /// A network as the ruleset sees it.
@@ -158,10 +158,15 @@ impl Ruleset {
     /// The `nft -f` script that replaces table `ip volt` with this plan in one transaction
     /// (the `table` line first makes the `delete` valid when the table does not exist yet).
     pub fn render(&self) -> String {
+        self.render_as(TABLE)
+    }
+
+    /// [`Ruleset::render`] for a table of another name (a relocated installation's).
+    pub fn render_as(&self, table: &str) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "table ip {TABLE}");
-        let _ = writeln!(s, "delete table ip {TABLE}");
-        let _ = writeln!(s, "table ip {TABLE} {{");
+        let _ = writeln!(s, "table ip {table}");
+        let _ = writeln!(s, "delete table ip {table}");
+        let _ = writeln!(s, "table ip {table} {{");
         let bridges: Vec<String> = self.networks.iter().map(|n| quote(&n.bridge)).collect();
 
         // forward: replies, within a network, allowed pairs, forwarded ports; then deny between
@@ -242,8 +247,29 @@ impl Ruleset {
     /// # Errors
     /// [`Error::Nft`] with nft's message; a plan that fails [`Ruleset::validate`].
     pub fn apply(&self) -> Result<(), Error> {
+        self.apply_as(TABLE)
+    }
+
+    /// [`Ruleset::apply`] to a table of another name.
+    ///
+    /// # Errors
+    /// As [`Ruleset::apply`]; [`Error::InvalidName`] for a table name nft would not take.
+    pub fn apply_as(&self, table: &str) -> Result<(), Error> {
+        check_table(table)?;
         self.validate()?;
-        run_nft(&self.render())
+        run_nft(&self.render_as(table))
+    }
+}
+
+fn check_table(t: &str) -> Result<(), Error> {
+    let ok = !t.is_empty()
+        && t.len() <= 64
+        && t.as_bytes()[0].is_ascii_alphabetic()
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(format!("nft table name {t:?}")))
     }
 }
 
@@ -252,7 +278,16 @@ impl Ruleset {
 /// # Errors
 /// [`Error::Nft`].
 pub fn remove_table() -> Result<(), Error> {
-    run_nft(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
+    remove_table_named(TABLE)
+}
+
+/// Remove table `ip NAME` (nothing happens if it is absent).
+///
+/// # Errors
+/// [`Error::Nft`]; [`Error::InvalidName`].
+pub fn remove_table_named(table: &str) -> Result<(), Error> {
+    check_table(table)?;
+    run_nft(&format!("table ip {table}\ndelete table ip {table}\n"))
 }
 
 fn run_nft(script: &str) -> Result<(), Error> {

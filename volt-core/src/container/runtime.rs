@@ -288,6 +288,7 @@ impl Containers {
         for n in &c.networks {
             self.networks.release(n, c.name.as_str())?;
         }
+        self.networks.forget(c.name.as_str())?;
         volt_net::netns::remove(&self.store.dir(&c.name).join("netns"))?;
         Ok(())
     }
