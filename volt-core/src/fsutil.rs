@@ -36,3 +36,20 @@ pub(crate) fn write_replace(path: &Path, data: &[u8], durable: bool) -> Result<(
         Error::io("write", path, e)
     })
 }
+
+/// Open (creating it and its directory) and exclusively flock `path`, blocking while another
+/// holder has it; the lock lasts as long as the returned file.
+pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("create", dir, e))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| crate::Error::io("open", path, e))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| crate::Error::io("lock", path, e.into()))?;
+    Ok(f)
+}

@@ -238,18 +238,7 @@ impl Networks {
     }
 
     fn lock(&self) -> Result<Locked> {
-        let d = self.dir();
-        fs::create_dir_all(&d).map_err(|e| Error::io("create", &d, e))?;
-        let p = d.join(".lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(|e| Error::io("open", &p, e))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| Error::io("lock", &p, e.into()))?;
-        Ok(Locked(f))
+        Ok(Locked(crate::fsutil::lock_file(&self.dir().join(".lock"))?))
     }
 
     fn config_of(&self, name: &str) -> Result<Option<NetworkConfig>> {

@@ -3,27 +3,17 @@
 //! refusing other names without upstreams, and forwarding them to an upstream (a second UDP
 //! server on loopback in the same namespace) when one is configured.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
+use common::{in_private_netns, usable};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{rdata::A, Name, RData, Record, RecordType};
 use volt_net::dns::{DnsOptions, DnsServer};
 use volt_net::ipam::Ipam;
-
-fn usable() -> bool {
-    let why = if !rustix::process::geteuid().is_root() {
-        "network namespaces need root"
-    } else if !std::path::Path::new("/bin/busybox").exists() {
-        "busybox is not installed (apt-get install busybox-static)"
-    } else {
-        return true;
-    };
-    assert!(std::env::var_os("CI").is_none(), "CI must run the DNS test: {why}");
-    eprintln!("SKIP: {why}");
-    false
-}
 
 fn ask(server: SocketAddr, name: &str, t: RecordType) -> Message {
     let mut m = Message::new();
@@ -67,19 +57,7 @@ fn upstream(sock: UdpSocket) {
 
 #[test]
 fn dns_answers_workloads_and_forwards_only_when_configured() {
-    if !usable() {
-        return;
-    }
-    if std::env::var_os("VOLT_DNS_CHILD").is_none() {
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "dns_answers_workloads_and_forwards_only_when_configured", "--nocapture"])
-            .env("VOLT_DNS_CHILD", "1")
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.contains("1 passed"), "in the namespace: {text}");
+    if !usable() || !in_private_netns("dns_answers_workloads_and_forwards_only_when_configured") {
         return;
     }
     assert!(Command::new("/bin/busybox").args(["ip", "link", "set", "lo", "up"]).status().unwrap().success());

@@ -3,46 +3,18 @@
 //! workload namespace attached by a veth renamed eth0 there, ICMP both ways over the bridge,
 //! and nothing left after delete.
 
+mod common;
+
 use std::process::{Command, Stdio};
 
+use common::{in_private_netns, links, usable};
 use volt_net::link::Netlink;
-
-fn usable() -> bool {
-    let why = if !rustix::process::geteuid().is_root() {
-        "network namespaces need root"
-    } else if !std::path::Path::new("/bin/busybox").exists() {
-        "busybox is not installed (apt-get install busybox-static)"
-    } else {
-        return true;
-    };
-    assert!(std::env::var_os("CI").is_none(), "CI must run the netlink test: {why}");
-    eprintln!("SKIP: {why}");
-    false
-}
-
-fn links() -> Vec<String> {
-    let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-    dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|s| s.trim().to_string()).collect()
-}
 
 #[test]
 fn bridge_and_veth_in_a_private_netns() {
-    if !usable() {
+    if !usable() || !in_private_netns("bridge_and_veth_in_a_private_netns") {
         return;
     }
-    if std::env::var_os("VOLT_NETLINK_CHILD").is_none() {
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "bridge_and_veth_in_a_private_netns", "--nocapture"])
-            .env("VOLT_NETLINK_CHILD", "1")
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.contains("1 passed"), "in the namespace: {text}");
-        return;
-    }
-    assert_eq!(links(), ["lo"], "not in a fresh namespace");
     // The workload: a namespace of its own, held by a sleeping process.
     let mut holder = Command::new("unshare")
         .args(["--net", "--", "/bin/busybox", "sleep", "60"])
@@ -106,22 +78,9 @@ fn bridge_and_veth_in_a_private_netns() {
 /// default route, and a TAP device on the bridge; all gone after removal.
 #[test]
 fn persistent_netns_two_interfaces_and_tap() {
-    if !usable() {
+    if !usable() || !in_private_netns("persistent_netns_two_interfaces_and_tap") {
         return;
     }
-    if std::env::var_os("VOLT_NETLINK_CHILD").is_none() {
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "persistent_netns_two_interfaces_and_tap", "--nocapture"])
-            .env("VOLT_NETLINK_CHILD", "1")
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.contains("1 passed"), "in the namespace: {text}");
-        return;
-    }
-    assert_eq!(links(), ["lo"], "not in a fresh namespace");
     let t = tempfile::tempdir().unwrap();
     let ns = t.path().join("ns");
     volt_net::netns::create(&ns).unwrap();

@@ -2,52 +2,20 @@
 //! host's): the table appears as planned, a re-apply replaces it whole, a bad plan changes
 //! nothing, and removal leaves no table behind.
 
+mod common;
+
 use std::process::Command;
 
+use common::{in_private_netns, usable};
 use volt_net::nft::{Forward, NetRules, Proto, Ruleset};
 
-fn usable() -> bool {
-    let why = if !rustix::process::geteuid().is_root() {
-        "network namespaces and nft need root"
-    } else if Command::new("nft").arg("--version").output().is_err() {
-        "nft is not installed (apt-get install nftables)"
-    } else {
-        return true;
-    };
-    assert!(std::env::var_os("CI").is_none(), "CI must run the nft test: {why}");
-    eprintln!("SKIP: {why}");
-    false
-}
-
-/// Run this test binary's child mode inside a fresh network namespace (`unshare --net`).
+/// Applied, replaced, refused and removed with the real nft, in a namespace of the test's own.
 #[test]
 fn ruleset_applies_atomically_in_a_private_netns() {
-    if !usable() {
+    // In a namespace of our own (only lo), so the host's tables are out of reach.
+    if !usable() || !in_private_netns("ruleset_applies_atomically_in_a_private_netns") {
         return;
     }
-    if std::env::var_os("VOLT_NFT_CHILD").is_none() {
-        let me = std::env::current_exe().unwrap();
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(me)
-            .args(["--exact", "ruleset_applies_atomically_in_a_private_netns", "--nocapture"])
-            .env("VOLT_NFT_CHILD", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "in the namespace: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
-        return;
-    }
-    // Child: a namespace of our own (only lo), so the host's tables are out of reach.
-    // /proc/net/dev follows the network namespace (/sys/class/net follows the mount's).
-    let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-    let links: Vec<&str> = dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
-    assert_eq!(links, ["lo"], "not in a fresh namespace");
     let list = || {
         String::from_utf8_lossy(&Command::new("nft").args(["list", "ruleset"]).output().unwrap().stdout).into_owned()
     };

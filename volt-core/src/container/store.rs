@@ -1,7 +1,7 @@
 //! Container directories: `containers/NAME/{config.json,state.json,rootfs,upper,work}`, created
 //! all or nothing and changed under a per-container lock.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -175,18 +175,8 @@ impl ContainerStore {
     /// # Errors
     /// I/O errors.
     pub fn lock(&self, name: &ContainerName) -> Result<ContainerLock> {
-        let dir = self.paths.locks_dir();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        let p = dir.join(format!("container-{name}.lock"));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(|e| Error::io("open", &p, e))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| Error::io("lock", &p, e.into()))?;
-        Ok(ContainerLock(f))
+        let p = self.paths.locks_dir().join(format!("container-{name}.lock"));
+        Ok(ContainerLock(crate::fsutil::lock_file(&p)?))
     }
 
     /// Replace a container's `config.json` (atomically, durably). The caller holds its lock.
