@@ -99,7 +99,7 @@ fn busybox_root(dir: &Path) -> PathBuf {
         fs::create_dir_all(r.join(d)).unwrap();
     }
     fs::copy("/bin/busybox", r.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "sleep", "cat", "true"] {
+    for a in ["sh", "echo", "sleep", "cat", "true", "wget", "nslookup", "httpd", "ip"] {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(a)).unwrap();
     }
     r
@@ -229,5 +229,118 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     assert!(!lines.contains(&"hello from systemd".to_string()), "an earlier container's output: {lines:?}");
     c.delete("sdweb", false).unwrap();
     assert!(c.list().unwrap().is_empty());
+    drop(booted);
+}
+
+/// Run this test again inside a new network namespace (only `lo`, brought up), so the booted
+/// system, which shares it, builds its networks there. True in that child.
+fn in_private_netns(name: &str) -> bool {
+    if std::env::var_os("VOLT_NETNS_CHILD").is_some() {
+        assert!(Command::new("/bin/busybox").args(["ip", "link", "set", "lo", "up"]).status().unwrap().success());
+        return true;
+    }
+    let out = Command::new("unshare")
+        .args(["--net", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env("VOLT_NETNS_CHILD", "1")
+        .output()
+        .unwrap();
+    let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && t.contains("1 passed"), "in the private namespace:\n{t}");
+    false
+}
+
+/// systemd units on a network: the unit's nspawn joins the namespace Volt plugged, names
+/// resolve through the network's DNS server, and a port forward reaches httpd in a unit.
+#[test]
+fn systemd_units_join_networks() {
+    let Some(root) = debian_root() else { return };
+    if !in_private_netns("systemd_units_join_networks") {
+        return;
+    }
+    let shared = tempfile::Builder::new().prefix("volt-sdnet-").tempdir_in("/var/tmp").unwrap();
+    // On a real host Volt and systemd share one mount namespace; here the booted system has its
+    // own, so the shared directory is made a shared mount for the namespace files Volt mounts
+    // under it (each container's netns) to appear on both sides.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+    rustix::mount::mount_bind(shared.path(), shared.path()).unwrap();
+    let _unmount = Unmount(shared.path().to_path_buf());
+    rustix::mount::mount_change(shared.path(), rustix::mount::MountPropagationFlags::SHARED).unwrap();
+    let booted = Booted::boot(&root, shared.path(), &format!("volt-sdnet-{}", std::process::id()));
+    let mut config = Config::default().relocate(shared.path().join("root"));
+    config.containers.supervisor = SupervisorMode::Systemd;
+    config.containers.systemd_bus = Some(booted.address());
+    config.containers.journal_root = Some(PathBuf::from(format!("/proc/{}/root", booted.pid)));
+    config.containers.cgroup_root = PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", booted.pid));
+    // The DNS servers are started from here.
+    config.containers.supervisor_binary = Some(env!("CARGO_BIN_EXE_volt-supervisor").into());
+    let volt = Volt::open(config).unwrap();
+    volt.images().unwrap().import(&busybox_root(shared.path()), &"busybox:1".parse().unwrap(), None).unwrap();
+    let c = volt.containers().unwrap();
+    let n = volt.networks();
+    struct Cleanup(volt_core::container::Containers, volt_core::network::Networks);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for i in self.0.list().unwrap_or_default() {
+                let _ = self.0.delete(i.config.name.as_str(), true);
+            }
+            for i in self.1.list().unwrap_or_default() {
+                let _ = self.1.delete(&i.config.name);
+            }
+        }
+    }
+    let _cleanup = Cleanup(c.clone(), n.clone());
+    let mut o = volt_core::network::NetworkOptions::default();
+    o.subnet = Some("10.77.0.0/24".into());
+    n.create("sdnet", &o).unwrap();
+
+    let mut web = sh("echo unit-served > /tmp/index.html; exec httpd -f -p 80 -h /tmp");
+    web.networks = vec!["sdnet".into()];
+    web.ports = vec!["8088:80".parse().unwrap()];
+    c.create(Some("sdhttp"), "busybox:1", &web).unwrap();
+    let mut cli = sh("while true; do sleep 0.2; done");
+    cli.networks = vec!["sdnet".into()];
+    c.create(Some("sdcli"), "busybox:1", &cli).unwrap();
+    for name in ["sdhttp", "sdcli"] {
+        let info = c.start(name).unwrap();
+        assert_eq!(info.state.backend.as_deref(), Some("systemd"));
+        let logs: Vec<String> =
+            c.logs(name, &LogQuery::default()).unwrap_or_default().into_iter().map(|l| l.text).collect();
+        assert_eq!(info.state.status, Status::Running, "{:?} {logs:?}", info.state);
+    }
+    let unit = fs::read_to_string(volt.paths().units_dir().join("volt-container@sdcli.service")).unwrap();
+    assert!(unit.contains("--network-namespace-path="), "{unit}");
+
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (st, out, err) = c
+            .exec_output("sdcli", &["wget".into(), "-q".into(), "-O".into(), "-".into(), "http://sdhttp/".into()])
+            .unwrap();
+        if st == 0 && String::from_utf8_lossy(&out).contains("unit-served") {
+            break;
+        }
+        assert!(Instant::now() < end, "sdcli cannot fetch http://sdhttp/: {st} {}", String::from_utf8_lossy(&err));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect("127.0.0.1:8088").unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut got = String::new();
+    s.read_to_string(&mut got).unwrap();
+    assert!(got.contains("unit-served"), "{got}");
+
+    for name in ["sdhttp", "sdcli"] {
+        c.delete(name, true).unwrap();
+    }
+    n.delete("sdnet").unwrap();
+    let dev = fs::read_to_string("/proc/net/dev").unwrap();
+    let links: Vec<&str> = dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
+    assert_eq!(links, ["lo"], "links left behind");
     drop(booted);
 }
