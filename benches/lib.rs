@@ -1,1 +1,2 @@
-//! Benchmarks: `cargo bench -p volt-benches`; peer comparisons in `compare/`.
+//! Benchmarks: `cargo bench -p volt-benches` (`--bench cas`, `--bench net`); peer comparisons in
+//! `compare/` (`compare/network.sh` drives the `volt-netbench` binary of this package).
