@@ -7,6 +7,7 @@
 //!   kind of endpoint, the sides rotated within each round; prints the medians.
 //! - `attach-one` / `release-one`: one SDK call in a process of its own.
 //! - `leases`: give COUNT workload names an address on a network (what its DNS server answers).
+//! - `dns-serve`: Volt's DNS server with a chosen number of runtime threads (a diagnostic).
 //! - `dns-load`: closed-loop UDP load against a DNS server: C sockets, each with one A query in
 //!   flight for a random name out of COUNT; prints one JSON line (qps, latency percentiles).
 
@@ -120,6 +121,18 @@ enum Cmd {
         #[arg(long, default_value = "n")]
         prefix: String,
     },
+    /// Volt's DNS server (volt_net::dns::DnsServer) on a runtime with WORKERS threads, for
+    /// SECONDS: what `volt-supervisor dns` runs, with a thread count of the caller's choosing.
+    DnsServe {
+        #[arg(long)]
+        network: String,
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        #[arg(long)]
+        seconds: f64,
+    },
     /// Closed-loop DNS load; one JSON line on stdout.
     DnsLoad {
         #[arg(long)]
@@ -191,6 +204,24 @@ fn main() -> Result<()> {
                 ipam.allocate(&format!("{prefix}{i}"))?;
             }
             Ok(())
+        }
+        Cmd::DnsServe { network, listen, workers, seconds } => {
+            let opts = volt_net::dns::DnsOptions {
+                networks_dir: networks()?.dir(),
+                network,
+                listen: vec![listen],
+                upstreams: Vec::new(),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+            rt.block_on(async {
+                let server = volt_net::dns::DnsServer::bind(&opts).await?;
+                println!("listening");
+                tokio::select! {
+                    r = server.serve() => r?,
+                    () = tokio::time::sleep(Duration::from_secs_f64(seconds)) => {}
+                }
+                Ok(())
+            })
         }
         Cmd::DnsLoad { server, prefix, count, concurrency, seconds, warmup_seconds } => {
             dns_load(server, &prefix, count, concurrency, seconds, warmup_seconds)

@@ -36,7 +36,7 @@
 #
 # Usage: sudo benches/compare/network.sh
 # Environment: ROUNDS (attach rounds, default 30), WARMUP (3), NAMES (DNS names, 100),
-#              DNS_C (concurrent DNS clients, 32), DNS_SECONDS (5), DNS_ROUNDS (3),
+#              DNS_C (concurrent DNS clients, 32), DNS_SECONDS (5), DNS_ROUNDS (5),
 #              TCP_SECONDS (5), TCP_ROUNDS (5), PHASES ("attach dns tcp"),
 #              VOLT, NETBENCH (binaries; default: built from this tree).
 # Needs: netavark and aardvark-dns in /usr/lib/podman (Debian's podman), iptables, nft, ip,
@@ -73,7 +73,7 @@ WARMUP=${WARMUP:-3}
 NAMES=${NAMES:-100}
 DNS_C=${DNS_C:-32}
 DNS_SECONDS=${DNS_SECONDS:-5}
-DNS_ROUNDS=${DNS_ROUNDS:-3}
+DNS_ROUNDS=${DNS_ROUNDS:-5}
 TCP_SECONDS=${TCP_SECONDS:-5}
 TCP_ROUNDS=${TCP_ROUNDS:-5}
 PHASES=${PHASES:-attach dns tcp}
@@ -196,6 +196,19 @@ if [[ " $PHASES " == *" dns "* ]]; then
                 "$(jq -s --arg s "$s" --argjson c "$c" 'map(select(.side == $s and .concurrency == $c) | .timeouts) | add' "$work/dns.jsonl")"
         done
     done
+    # Diagnostic: the same server code with 2 runtime threads instead of volt-supervisor's 1
+    # (volt-netbench dns-serve on port 5353 of the same gateway, same lease files).
+    ( "$NB" dns-serve --network vdns --listen 10.91.0.1:5353 --workers 2 --seconds $((DNS_SECONDS * DNS_ROUNDS + 30)) >/dev/null ) &
+    pids+=($!)
+    for _ in $(seq 100); do ss -lun | grep -q '10.91.0.1:5353' && break; sleep 0.05; done
+    : >"$work/dns2.jsonl"
+    for r in $(seq "$DNS_ROUNDS"); do
+        nsenter --net="$work/ns/vdclient" "$NB" dns-load --server 10.91.0.1:5353 --prefix n --count "$NAMES" \
+            --concurrency "$DNS_C" --seconds "$DNS_SECONDS" >>"$work/dns2.jsonl"
+    done
+    kill "${pids[-1]}" 2>/dev/null || true
+    printf '  (volt, 2 threads, C=%s %9.0f q/s   p50 %.3f ms   p99 %.3f ms: the same server with 2 runtime threads, volt-netbench dns-serve)\n' \
+        "$DNS_C" "$(jq -r .qps "$work/dns2.jsonl" | median)" "$(jq -r .p50_ms "$work/dns2.jsonl" | median)" "$(jq -r .p99_ms "$work/dns2.jsonl" | median)"
     "$NB" netavark "${NVARGS[@]}" --nv-network nvdns --nv-subnet 10.92.0.0/16 --nv-dns \
         --ip 10.92.0.2 --name dnsclient --netns "$work/ns/ndclient" --teardown
     vq=$(dmed volt "$DNS_C" qps); aq=$(dmed aardvark "$DNS_C" qps)
