@@ -78,6 +78,7 @@ TCP_SECONDS=${TCP_SECONDS:-5}
 TCP_ROUNDS=${TCP_ROUNDS:-5}
 PHASES=${PHASES:-attach dns tcp}
 ip link set lo up
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 work=$(mktemp -d /var/tmp/volt-netbench.XXXXXX)
 # Private copies of the binaries (a rebuild elsewhere must not swap them mid-run); the SDK finds
@@ -277,3 +278,4 @@ fi
 echo
 echo "network benchmark, $(nproc) cores, $(uname -r), netavark $("$NETAVARK" --version 2>/dev/null | awk '{print $2}'), aardvark-dns $("$AARDVARK" --version 2>/dev/null | awk '{print $2}'), $(iperf3 --version | head -1 | awk '{print $1, $2}')"
 for l in "${summary[@]}"; do echo "  $l"; done
+echo "  load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
