@@ -30,7 +30,8 @@
 #   tcp:     iperf3 throughput (one stream) between two workloads on a Volt bridge (both
 #            attached by the SDK) against two namespaces joined by a bare veth pair (the limit),
 #            with the namespace's bridge-nf-call-iptables as it comes (1 where br_netfilter is
-#            loaded, as on most container hosts) and, if it was 1, again with it set to 0.
+#            loaded, as on most container hosts); for where the difference goes, the same
+#            bridge with Volt's nft table removed and, if the sysctl was 1, with it at 0.
 # The sides alternate within each round; medians are reported with the ratios the targets are
 # stated in (attach: netavark / Volt >= 2; TCP: bridge within 5% of bare veth).
 #
@@ -241,38 +242,47 @@ if [[ " $PHASES " == *" tcp "* ]]; then
         jq '.end.sum_received.bits_per_second / 1e9' "$work/iperf.json"
     }
     : >"$work/tcp.txt"
-    # br_netfilter (loaded on most container hosts; its sysctls are per namespace) sends bridged
-    # IPv4 through the ip family's hooks: conntrack and the forward chains. The main figure is
-    # with this namespace's default; a second set of rounds with it off shows its share.
+    # Variants, all in every round (order rotated): the bare veth, the Volt bridge as it is, the
+    # bridge with Volt's nft table taken away for the run (its share), and, where br_netfilter
+    # is loaded (most container hosts; its sysctls are per namespace), the bridge with this
+    # namespace's bridge-nf-call-iptables at 0 (bridged IPv4 then skips the ip hooks).
     brnf=/proc/sys/net/bridge/bridge-nf-call-iptables
     brnf_default=$(cat "$brnf" 2>/dev/null || echo absent)
-    tcp_rounds() { # label
-        for r in $(seq "$TCP_ROUNDS"); do
-            if [ $((r % 2)) -eq 1 ]; then order="bridge veth"; else order="veth bridge"; fi
-            for s in $order; do
-                if [ "$s" = bridge ]; then g=$(iperf "$work/ns/tcpa" "$work/ns/tcpb" "$tb"); else g=$(iperf "$work/ns/rawa" "$work/ns/rawb" 10.99.0.2); fi
-                echo "$1 $s $g" >>"$work/tcp.txt"
-                printf '  %-14s round %s %-6s %6.2f Gbit/s\n' "$1" "$r" "$s" "$g"
-            done
+    vtable=$(nft list tables | awk '$2 == "ip" && $3 ~ /^volt/ {print $3}' | head -1)
+    nft list table ip "$vtable" >"$work/volt.nft"
+    variants=(veth bridge bridge-no-table)
+    [ "$brnf_default" = 1 ] && variants+=(bridge-brnf0)
+    for r in $(seq "$TCP_ROUNDS"); do
+        for k in $(seq 0 $((${#variants[@]} - 1))); do
+            v=${variants[$(( (r + k) % ${#variants[@]} ))]}
+            case $v in
+                veth) g=$(iperf "$work/ns/rawa" "$work/ns/rawb" 10.99.0.2) ;;
+                bridge) g=$(iperf "$work/ns/tcpa" "$work/ns/tcpb" "$tb") ;;
+                bridge-no-table)
+                    nft delete table ip "$vtable"
+                    g=$(iperf "$work/ns/tcpa" "$work/ns/tcpb" "$tb")
+                    nft -f "$work/volt.nft" ;;
+                bridge-brnf0)
+                    echo 0 >"$brnf"
+                    g=$(iperf "$work/ns/tcpa" "$work/ns/tcpb" "$tb")
+                    echo 1 >"$brnf" ;;
+            esac
+            echo "$v $g" >>"$work/tcp.txt"
+            printf '  round %s %-16s %6.2f Gbit/s\n' "$r" "$v" "$g"
         done
-    }
-    tcp_rounds "brnf=$brnf_default"
-    if [ "$brnf_default" = 1 ]; then
-        echo 0 >"$brnf"
-        tcp_rounds "brnf=0"
-        echo 1 >"$brnf"
-    fi
-    tmed() { awk -v l="$1" -v s="$2" '$1==l && $2==s {print $3}' "$work/tcp.txt" | median; }
-    gb=$(tmed "brnf=$brnf_default" bridge)
-    gv=$(tmed "brnf=$brnf_default" veth)
-    pct=$(awk "BEGIN{printf \"%.1f\", (1 - $gb / $gv) * 100}")
+    done
+    tmed() { awk -v v="$1" '$1==v {print $2}' "$work/tcp.txt" | median; }
+    gv=$(tmed veth)
+    below() { awk "BEGIN{printf \"%.1f\", (1 - $1 / $gv) * 100}"; }
+    gb=$(tmed bridge)
+    pct=$(below "$gb")
     summary+=("$(printf 'tcp     volt bridge %.2f Gbit/s   bare veth %.2f Gbit/s   bridge below veth by %s%%   target <= 5%%: %s   (bridge-nf-call-iptables=%s)' \
         "$gb" "$gv" "$pct" "$(verdict "$pct" '<=' 5)" "$brnf_default")")
+    line=$(printf '        bridge without Volt'"'"'s nft table %.2f Gbit/s (%s%% below veth)' "$(tmed bridge-no-table)" "$(below "$(tmed bridge-no-table)")")
     if [ "$brnf_default" = 1 ]; then
-        gb0=$(tmed brnf=0 bridge); gv0=$(tmed brnf=0 veth)
-        summary+=("$(printf '        with bridge-nf-call-iptables=0 in the namespace: bridge %.2f Gbit/s   veth %.2f Gbit/s   below by %s%%' \
-            "$gb0" "$gv0" "$(awk "BEGIN{printf \"%.1f\", (1 - $gb0 / $gv0) * 100}")")")
+        line+=$(printf ';  bridge with bridge-nf-call-iptables=0 %.2f Gbit/s (%s%% below)' "$(tmed bridge-brnf0)" "$(below "$(tmed bridge-brnf0)")")
     fi
+    summary+=("$line")
 fi
 
 echo
