@@ -248,6 +248,10 @@ if [[ " $PHASES " == *" tcp "* ]]; then
     # namespace's bridge-nf-call-iptables at 0 (bridged IPv4 then skips the ip hooks).
     brnf=/proc/sys/net/bridge/bridge-nf-call-iptables
     brnf_default=$(cat "$brnf" 2>/dev/null || echo absent)
+    # netavark's endpoints are gone, but iptables-nft leaves its tables (nat, filter) with their
+    # base chains hooked; they go, so that only Volt's table is in the way.
+    nft list tables | awk '$3 !~ /^volt/ {print $2, $3}' | while read -r fam t; do nft delete table "$fam" "$t"; done
+    echo "tcp: nft tables in the namespace: $(nft list tables | awk '{print $2 "/" $3}' | tr "\n" " ")"
     vtable=$(nft list tables | awk '$2 == "ip" && $3 ~ /^volt/ {print $3}' | head -1)
     nft list table ip "$vtable" >"$work/volt.nft"
     variants=(veth bridge bridge-no-table)
