@@ -11,9 +11,10 @@
 #            workload end into the namespace as eth0, address, lo and eth0 up, default route,
 #            DNS name served (Volt: the lease it records, read by its running DNS server;
 #            netavark: a line in aardvark's config and SIGHUP to the running aardvark-dns),
-#            firewall (Volt: none per endpoint, its table matches bridges and subnets, and
-#            release re-applies the table; netavark: its iptables-nft chains, checked with one
-#            iptables process per rule). Address management: Volt's attach reserves the address
+#            firewall (Volt: no rule per endpoint, its table matches bridges and subnets, but
+#            attach (in `ensure`) and release each re-apply the whole table with one `nft -f`;
+#            netavark: its iptables-nft chains, checked with one iptables process per rule).
+#            Address management: Volt's attach reserves the address
 #            in its persistent lease file (flock, fsync); netavark is handed a static address,
 #            as podman's own IPAM (not timed here) would. Volt is timed three ways: the SDK call
 #            in a process that stays (as `volt container start` makes it), one process per call
@@ -30,8 +31,9 @@
 #   tcp:     iperf3 throughput (one stream) between two workloads on a Volt bridge (both
 #            attached by the SDK) against two namespaces joined by a bare veth pair (the limit),
 #            with the namespace's bridge-nf-call-iptables as it comes (1 where br_netfilter is
-#            loaded, as on most container hosts); for where the difference goes, the same
-#            bridge with Volt's nft table removed and, if the sysctl was 1, with it at 0.
+#            loaded, as on most container hosts) and only Volt's nft table in the namespace;
+#            for where the difference goes, the same bridge with Volt's table removed and, if
+#            the sysctl was 1, with it at 0.
 # The sides alternate within each round; medians are reported with the ratios the targets are
 # stated in (attach: netavark / Volt >= 2; TCP: bridge within 5% of bare veth).
 #
