@@ -404,10 +404,12 @@ impl Networks {
 
     /// Make the kernel side of a network match its record: bridge with the gateway, up,
     /// `route_localnet` (port forwards from 127.0.0.1), IPv4 forwarding, and the DNS server.
-    fn ensure_locked(&self, c: &NetworkConfig) -> Result<()> {
-        block_on(async {
+    /// True when the bridge had to be made (a new network, or after a reboot).
+    fn ensure_locked(&self, c: &NetworkConfig) -> Result<bool> {
+        let made = block_on(async {
             let nl = Netlink::connect()?;
-            nl.ensure_bridge(&c.bridge, c.gateway, c.subnet.prefix()).await
+            let existed = nl.index(&c.bridge).await?.is_some();
+            nl.ensure_bridge(&c.bridge, c.gateway, c.subnet.prefix()).await.map(|_| !existed)
         })??;
         link::set_ipv4_sysctl(&format!("conf/{}/route_localnet", c.bridge), "1")?;
         if !c.internal {
@@ -416,11 +418,11 @@ impl Networks {
         if self.settings.dns {
             self.ensure_dns(c)?;
         }
-        Ok(())
+        Ok(made)
     }
 
-    /// Bring a network's bridge, sysctls, DNS server and nft rules back if they are missing
-    /// (after a reboot, say). `volt0` (the default network) is created on first use.
+    /// Bring a network's bridge, sysctls and DNS server back if they are missing, and the nft
+    /// table with the bridge (after a reboot, say). `volt0` (the default network) is created on first use.
     ///
     /// # Errors
     /// [`Error::NotFound`]; network errors.
@@ -434,9 +436,11 @@ impl Networks {
         }
         let c = self.load(name)?;
         let _l = self.lock()?;
-        self.ensure_locked(&c)?;
-        // The table too (gone after a reboot or an `nft flush ruleset`).
-        self.sync_rules_locked()?;
+        if self.ensure_locked(&c)? {
+            // A bridge that had to be re-made means the table went with it (a reboot). An
+            // `nft flush ruleset` alone is repaired by `volt network firewall sync`.
+            self.sync_rules_locked()?;
+        }
         Ok(c)
     }
 
@@ -569,7 +573,11 @@ impl Networks {
                 }));
                 write_json(&path, &fw)?;
             }
-            self.sync_rules_locked()
+            // The table changes only with forwards, or with allowances naming this workload.
+            if !ports.is_empty() || self.named_in_rules(workload)? {
+                self.sync_rules_locked()?;
+            }
+            Ok(())
         })();
         if let Err(e) = r {
             for (n, _) in &got {
@@ -645,10 +653,19 @@ impl Networks {
         let mut fw: Vec<ForwardRecord> = read_json(&path)?.unwrap_or_default();
         let before = fw.len();
         fw.retain(|f| !(f.workload == workload && f.network == network));
-        if fw.len() != before {
+        let forwards_changed = fw.len() != before;
+        if forwards_changed {
             write_json(&path, &fw)?;
         }
-        self.sync_rules_locked()
+        if forwards_changed || self.named_in_rules(workload)? {
+            self.sync_rules_locked()?;
+        }
+        Ok(())
+    }
+
+    /// Does an allowance name `workload` (so its addresses are in the table)?
+    fn named_in_rules(&self, workload: &str) -> Result<bool> {
+        Ok(self.firewall_rules()?.iter().any(|r| r.from == workload || r.to == workload))
     }
 
     /// The port forwards of `workload`.
@@ -772,6 +789,7 @@ impl Networks {
                 subnet: c.subnet,
                 masquerade: true,
                 internal: c.internal,
+                gateway: Some(c.gateway),
             })
             .collect();
         let forwards = self

@@ -6,10 +6,13 @@
 //! names are forwarded to the configured upstreams, or refused when there are none, so nothing
 //! leaves the host unless the operator asked for it.
 //!
-//! The zone is read from `networks/*/leases.json`, the files IPAM writes. Before each answer
-//! the server compares the files' identity (inode, size, mtime; IPAM replaces them by rename)
-//! with what it loaded, so a workload created or deleted a moment ago is answered correctly
-//! without any signal or reload step.
+//! The zone is read from `networks/*/leases.json`, the files IPAM writes. An inotify watch on
+//! the `networks/` directory and on each network's directory tells the server that something
+//! changed (IPAM replaces a lease file by rename); the kernel queues that event when the rename
+//! happens, and the server drains the queue (one non-blocking read) before each answer, so a
+//! workload created or deleted a moment ago is answered correctly without any signal or reload
+//! step. Only then are the files compared by identity (inode, size, mtime) and re-read. Where
+//! inotify is not available the comparison is made before every answer instead.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -62,6 +65,16 @@ struct Cache {
     dir: Option<FileId>,
     /// network → (identity of its leases file, owner → address).
     nets: BTreeMap<String, (Option<FileId>, BTreeMap<String, Ipv4Addr>)>,
+    /// Changes are reported by inotify (None: compare the files before every answer).
+    watch: Option<std::os::fd::OwnedFd>,
+    /// Something may have changed since the last refresh.
+    stale: bool,
+}
+
+/// What a watched directory reports: entries made, removed or renamed, files finished.
+fn dir_events() -> rustix::fs::inotify::WatchFlags {
+    use rustix::fs::inotify::WatchFlags as W;
+    W::CREATE | W::DELETE | W::MOVED_TO | W::MOVED_FROM | W::CLOSE_WRITE | W::DELETE_SELF | W::ONLYDIR
 }
 
 /// The workload names of every network under a `networks/` directory, kept current.
@@ -75,12 +88,33 @@ pub struct Zone {
 impl Zone {
     /// The zone of the networks under `networks_dir`, answered for a server of network `own`.
     pub fn new(networks_dir: impl Into<PathBuf>, own: impl Into<String>) -> Self {
-        Zone { dir: networks_dir.into(), own: own.into().to_ascii_lowercase(), cache: Mutex::new(Cache::default()) }
+        let dir = networks_dir.into();
+        use rustix::fs::inotify;
+        let watch = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+            .ok()
+            .filter(|fd| inotify::add_watch(fd, &dir, dir_events()).is_ok());
+        let cache = Cache { watch, stale: true, ..Cache::default() };
+        Zone { dir, own: own.into().to_ascii_lowercase(), cache: Mutex::new(cache) }
+    }
+
+    /// Drain the inotify queue; true if anything happened (or nothing is watched).
+    fn changed(c: &mut Cache) -> bool {
+        let Some(fd) = &c.watch else { return true };
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut r = rustix::fs::inotify::Reader::new(fd, &mut buf);
+        let mut any = false;
+        while r.next().is_ok() {
+            any = true;
+        }
+        any
     }
 
     fn refresh(&self, c: &mut Cache) {
+        if !std::mem::take(&mut c.stale) && !Self::changed(c) {
+            return;
+        }
         let dir_id = file_id(&self.dir);
-        if dir_id != c.dir {
+        if dir_id != c.dir || c.watch.is_some() {
             c.dir = dir_id;
             let mut names: Vec<String> = std::fs::read_dir(&self.dir)
                 .map(|rd| {
@@ -93,6 +127,11 @@ impl Zone {
             names.sort();
             c.nets.retain(|k, _| names.contains(k));
             for n in names {
+                // Watched before it is read, so a change after this point is reported. Adding a
+                // watch again is harmless, and covers a directory removed and made anew.
+                if let Some(fd) = &c.watch {
+                    let _ = rustix::fs::inotify::add_watch(fd, self.dir.join(&n), dir_events());
+                }
                 c.nets.entry(n).or_insert((None, BTreeMap::new()));
             }
         }
@@ -337,6 +376,13 @@ mod tests {
         assert_eq!(z.lookup("api"), Lookup::NoSuchName, "a released lease is gone at once");
         std::fs::remove_dir_all(t.path().join("back")).unwrap();
         assert_eq!(z.lookup("db.back.volt"), Lookup::NoSuchName);
+        // Made anew under the same name: still followed.
+        let back = Ipam::new(t.path().join("back"));
+        back.init("10.71.0.0/24".parse().unwrap(), "10.71.0.1".parse().unwrap()).unwrap();
+        assert_eq!(z.lookup("db.back.volt"), Lookup::NoSuchName);
+        let b = back.allocate("db").unwrap();
+        assert_eq!(z.lookup("db.back.volt"), Lookup::Found(vec![b]));
+        assert!(z.cache.lock().unwrap().watch.is_some(), "inotify is used here");
     }
 
     #[test]

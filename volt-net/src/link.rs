@@ -12,7 +12,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::Error;
 
@@ -138,17 +139,13 @@ impl Netlink {
     ) -> Result<(), Error> {
         let ns = File::open(netns).map_err(|e| Error::Io { op: "open", path: netns.to_path_buf(), source: e })?;
         let br = self.index(bridge).await?.ok_or_else(|| Error::Netlink(format!("no bridge {bridge}")))?;
-        let peer = format!("{host_if}p");
         let r = async {
-            self.handle.link().add(LinkVeth::new(host_if, &peer).build()).execute().await.map_err(nl("add veth"))?;
-            let pidx = self.index(&peer).await?.ok_or_else(|| Error::Netlink("veth peer vanished".into()))?;
-            // Into the workload's namespace, renamed there in the same request.
-            self.handle
-                .link()
-                .set(LinkUnspec::new_with_index(pidx).setns_by_fd(ns.as_raw_fd()).name(ifname.to_string()).build())
-                .execute()
-                .await
-                .map_err(nl("move veth into the namespace"))?;
+            // The workload's end is made inside its namespace, under its final name, in the same
+            // request: moving an existing end there costs the kernel tens of milliseconds.
+            let peer =
+                LinkMessageBuilder::<LinkUnspec>::new().name(ifname.to_string()).setns_by_fd(ns.as_raw_fd()).build();
+            let pair = LinkVeth::new(host_if, "unused").set_info_data(InfoData::Veth(InfoVeth::Peer(peer))).build();
+            self.handle.link().add(pair).execute().await.map_err(nl("add veth"))?;
             let hidx = self.index(host_if).await?.ok_or_else(|| Error::Netlink("veth vanished".into()))?;
             self.handle
                 .link()

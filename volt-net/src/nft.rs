@@ -34,6 +34,10 @@ pub struct NetRules {
     /// allowed, but not the host's other services nor anything outside.
     #[serde(default)]
     pub internal: bool,
+    /// The bridge's address. Given, traffic between two workloads of the network skips
+    /// connection tracking (see [`Ruleset::render`]).
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
 }
 
 /// Transport protocol of a port forward.
@@ -227,6 +231,31 @@ impl Ruleset {
             let _ = writeln!(s, "  }}");
         }
 
+        // raw: traffic between two workloads of one network needs no connection tracking (no
+        // NAT, accepted within the bridge), and where br_netfilter hands bridged frames to the
+        // IP hooks, tracking them costs throughput. Kept tracked: traffic to the gateway (the
+        // host, forwards that may be NATed) and from forward targets (their replies may need
+        // reverse NAT).
+        let _ = writeln!(s, "  chain raw {{\n    type filter hook prerouting priority raw; policy accept;");
+        for n in &self.networks {
+            let Some(gw) = n.gateway else { continue };
+            let targets: Vec<Ipv4Addr> =
+                self.forwards.iter().map(|f| f.addr).filter(|a| n.subnet.contains(*a)).collect();
+            let mut targets = targets;
+            targets.sort();
+            targets.dedup();
+            let not_targets =
+                if targets.is_empty() { String::new() } else { format!(" ip saddr != {}", addr_set(&targets)) };
+            let _ = writeln!(
+                s,
+                "    iifname {} ip saddr {} ip daddr {} ip daddr != {gw}{not_targets} notrack",
+                quote(&n.bridge),
+                n.subnet,
+                n.subnet
+            );
+        }
+        let _ = writeln!(s, "  }}");
+
         // postrouting: masquerade what leaves a network for elsewhere, and forwarded traffic
         // that came from the host's loopback (the workload could not answer 127.0.0.1).
         let _ = writeln!(s, "  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;");
@@ -323,6 +352,7 @@ mod tests {
                     subnet: "10.88.0.0/24".parse().unwrap(),
                     masquerade: true,
                     internal: false,
+                    gateway: Some("10.88.0.1".parse().unwrap()),
                 },
                 NetRules {
                     name: "back".into(),
@@ -330,6 +360,7 @@ mod tests {
                     subnet: "10.89.0.0/24".parse().unwrap(),
                     masquerade: false,
                     internal: true,
+                    gateway: Some("10.89.0.1".parse().unwrap()),
                 },
             ],
             forwards: vec![Forward {
@@ -384,6 +415,11 @@ table ip volt {
     type nat hook output priority -100; policy accept;
     fib daddr type local tcp dport 8080 dnat to 10.88.0.2:80
   }
+  chain raw {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "volt0" ip saddr 10.88.0.0/24 ip daddr 10.88.0.0/24 ip daddr != 10.88.0.1 ip saddr != 10.88.0.2 notrack
+    iifname "voltb" ip saddr 10.89.0.0/24 ip daddr 10.89.0.0/24 ip daddr != 10.89.0.1 notrack
+  }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr 10.88.0.0/24 oifname != "volt0" masquerade
@@ -403,7 +439,7 @@ table ip volt {
                 "{l}"
             );
         }
-        assert_eq!(text.matches("policy accept").count(), 5);
+        assert_eq!(text.matches("policy accept").count(), 6);
         assert!(!text.contains("policy drop"));
         // An empty plan still makes a valid, empty table.
         assert!(Ruleset::default().render().contains("chain forward"));

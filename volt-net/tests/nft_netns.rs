@@ -28,6 +28,7 @@ fn ruleset_applies_atomically_in_a_private_netns() {
             subnet: "10.88.0.0/24".parse().unwrap(),
             masquerade: true,
             internal: false,
+            gateway: Some("10.88.0.1".parse().unwrap()),
         }],
         forwards: vec![Forward { proto: Proto::Tcp, host_port: 8080, addr: "10.88.0.2".parse().unwrap(), port: 80 }],
         allows: vec![],
