@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what building and testing Volt needs on Debian 12 (run as root). Idempotent: a second
 # run only checks. Sourced by demo.sh and test.sh; `setup.sh bench` also installs the peers the
-# benchmarks compare against (ostree, b3sum, qemu-img, wrk, runc; jq for their scripts); the real
-# OCI clients the registry tests use (skopeo, podman, docker-registry, oras from PyPI) are always
-# installed, and so is what containers run on (systemd-nspawn from systemd-container; debootstrap
-# for Debian root filesystems).
+# benchmarks compare against (ostree, b3sum, qemu-img, wrk, runc, netavark, aardvark-dns, iperf3,
+# iptables; jq for their scripts); the real OCI clients the registry tests use (skopeo, podman,
+# docker-registry, oras from PyPI) are always installed, and so is what containers and networks
+# run on (systemd-nspawn from systemd-container, nftables; debootstrap for Debian root
+# filesystems).
 set -euo pipefail
 
 need_apt=()
@@ -13,7 +14,7 @@ for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv 
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then
-    for pkg in ostree b3sum qemu-utils wrk runc jq; do
+    for pkg in ostree b3sum qemu-utils wrk runc jq iperf3 iptables netavark aardvark-dns; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
     done
 fi
