@@ -88,8 +88,8 @@ enum Cmd {
         teardown: bool,
     },
     /// Kernel cost of the two ways to make a workload's veth (rounds, alternated): a pair made
-    /// on the host and its peer then moved into the namespace (what volt-net does) against
-    /// the peer created inside the namespace in the same request (what netavark does).
+    /// on the host and its peer then moved into the namespace against the peer created inside
+    /// the namespace in the same request (what volt-net and netavark do).
     VethProbe {
         #[arg(long)]
         ns_dir: PathBuf,
@@ -433,7 +433,8 @@ fn attach_rounds(
 
 /// What `Networks::attach` and `release` do, one public piece at a time, each timed.
 fn steps(volt: &Networks, network: &str, w: &str, ns: &Path, s: &mut Samples) -> Result<()> {
-    // `ensure` ends by re-applying the nft table; that part alone first (not in the totals).
+    // A full re-apply of the nft table, for scale (not in the totals: `ensure` does it only
+    // when a bridge had to be re-made).
     let t0 = Instant::now();
     volt.sync_rules()?;
     s.add("step nft alone", t0);

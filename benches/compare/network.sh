@@ -11,9 +11,10 @@
 #            workload end into the namespace as eth0, address, lo and eth0 up, default route,
 #            DNS name served (Volt: the lease it records, read by its running DNS server;
 #            netavark: a line in aardvark's config and SIGHUP to the running aardvark-dns),
-#            firewall (Volt: no rule per endpoint, its table matches bridges and subnets, but
-#            attach (in `ensure`) and release each re-apply the whole table with one `nft -f`;
-#            netavark: its iptables-nft chains, checked with one iptables process per rule).
+#            firewall (Volt: no rule per endpoint, its table matches bridges and subnets, and
+#            is re-applied only when forwards or allowances naming the workload change or a
+#            bridge had to be re-made; netavark: its iptables-nft chains, checked with one
+#            iptables process per rule).
 #            Address management: Volt's attach reserves the address
 #            in its persistent lease file (flock, fsync); netavark is handed a static address,
 #            as podman's own IPAM (not timed here) would. Volt is timed three ways: the SDK call
@@ -21,7 +22,7 @@
 #            (volt-netbench attach-one: process start + Volt::open + attach, like netavark's
 #            process per call), and step by step (where the time goes); then a probe of the
 #            kernel's cost of the two ways to put a veth end into a namespace (moved after
-#            creation, as volt-net does, or created there, as netavark does).
+#            creation, or created there, as volt-net and netavark both do).
 #   dns:     queries/s and latency for NAMES workload names: Volt's DNS server (volt-supervisor
 #            dns, started by `volt network create`, names from the lease file) against
 #            aardvark-dns (started by netavark, names in its config file), each asked from a
