@@ -178,12 +178,14 @@ impl Ruleset {
         let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority filter; policy accept;");
         if !bridges.is_empty() {
             let set = format!("{{ {} }}", bridges.join(", "));
-            let _ = writeln!(s, "    iifname {set} ct state established,related accept");
-            let _ = writeln!(s, "    oifname {set} ct state established,related accept");
+            // Within one network first: the bulk of the traffic (and, where br_netfilter passes
+            // bridged frames through here, all of it) is decided by the first rules.
             for n in &self.networks {
                 let b = quote(&n.bridge);
                 let _ = writeln!(s, "    iifname {b} oifname {b} accept");
             }
+            let _ = writeln!(s, "    iifname {set} ct state established,related accept");
+            let _ = writeln!(s, "    oifname {set} ct state established,related accept");
             for a in &self.allows {
                 let (Some(f), Some(t)) = (self.side(&a.from, true), self.side(&a.to, false)) else {
                     continue;
@@ -390,10 +392,10 @@ delete table ip volt
 table ip volt {
   chain forward {
     type filter hook forward priority filter; policy accept;
-    iifname { "volt0", "voltb" } ct state established,related accept
-    oifname { "volt0", "voltb" } ct state established,related accept
     iifname "volt0" oifname "volt0" accept
     iifname "voltb" oifname "voltb" accept
+    iifname { "volt0", "voltb" } ct state established,related accept
+    oifname { "volt0", "voltb" } ct state established,related accept
     iifname "volt0" oifname "voltb" accept
     ip saddr 10.89.0.5 ip daddr { 10.88.0.2, 10.88.0.3 } tcp dport 5432 accept
     ip daddr 10.88.0.2 tcp dport 80 ct status dnat accept
