@@ -248,13 +248,10 @@ impl Ruleset {
             targets.dedup();
             let not_targets =
                 if targets.is_empty() { String::new() } else { format!(" ip saddr != {}", addr_set(&targets)) };
-            let _ = writeln!(
-                s,
-                "    iifname {} ip saddr {} ip daddr {} ip daddr != {gw}{not_targets} notrack",
-                quote(&n.bridge),
-                n.subnet,
-                n.subnet
-            );
+            // By addresses, not by interface: where br_netfilter hands a bridged frame to this
+            // hook its input interface is the bridge port (the veth), not the bridge.
+            let _ =
+                writeln!(s, "    ip saddr {} ip daddr {} ip daddr != {gw}{not_targets} notrack", n.subnet, n.subnet);
         }
         let _ = writeln!(s, "  }}");
 
@@ -419,8 +416,8 @@ table ip volt {
   }
   chain raw {
     type filter hook prerouting priority raw; policy accept;
-    iifname "volt0" ip saddr 10.88.0.0/24 ip daddr 10.88.0.0/24 ip daddr != 10.88.0.1 ip saddr != 10.88.0.2 notrack
-    iifname "voltb" ip saddr 10.89.0.0/24 ip daddr 10.89.0.0/24 ip daddr != 10.89.0.1 notrack
+    ip saddr 10.88.0.0/24 ip daddr 10.88.0.0/24 ip daddr != 10.88.0.1 ip saddr != 10.88.0.2 notrack
+    ip saddr 10.89.0.0/24 ip daddr 10.89.0.0/24 ip daddr != 10.89.0.1 notrack
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
