@@ -24,13 +24,15 @@ pub fn is_live(path: &Path) -> bool {
 }
 
 /// Make a new, empty network namespace (only `lo`, down) kept at `path`. Nothing happens if
-/// one is there already; a stale file (left by a reboot) is reused.
+/// one is there already; a stale file (left by a reboot) is reused. True when a namespace was
+/// made (interfaces that were in an earlier one at this path are gone, or going: the kernel
+/// frees a namespace asynchronously).
 ///
 /// # Errors
 /// [`Error::Io`] when the namespace or the mount cannot be made; nothing is left then.
-pub fn create(path: &Path) -> Result<(), Error> {
+pub fn create(path: &Path) -> Result<bool, Error> {
     if is_live(path) {
-        return Ok(());
+        return Ok(false);
     }
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(io("create", dir))?;
@@ -51,7 +53,7 @@ pub fn create(path: &Path) -> Result<(), Error> {
         let _ = fs::remove_file(path);
         return Err(Error::Io { op: "make a network namespace at", path: path.to_path_buf(), source: e });
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Unmount and remove the namespace kept at `path`. Nothing happens if there is none.

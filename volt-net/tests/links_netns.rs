@@ -83,9 +83,9 @@ fn persistent_netns_two_interfaces_and_tap() {
     }
     let t = tempfile::tempdir().unwrap();
     let ns = t.path().join("ns");
-    volt_net::netns::create(&ns).unwrap();
+    assert!(volt_net::netns::create(&ns).unwrap(), "made");
     assert!(volt_net::netns::is_live(&ns));
-    volt_net::netns::create(&ns).unwrap(); // idempotent
+    assert!(!volt_net::netns::create(&ns).unwrap(), "idempotent: kept");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let n = Netlink::connect().unwrap();

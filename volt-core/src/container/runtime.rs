@@ -271,7 +271,13 @@ impl Containers {
         }
         let dir = self.store.dir(&c.name);
         let ns = dir.join("netns");
-        volt_net::netns::create(&ns)?;
+        if volt_net::netns::create(&ns)? {
+            // A new namespace: host ends left from the one before (being freed by the kernel
+            // after a reboot-like loss, or a crash) must not pass for plugged.
+            for n in &c.networks {
+                self.networks.unplug(n, c.name.as_str())?;
+            }
+        }
         let mut resolv = String::new();
         for (i, n) in c.networks.iter().enumerate() {
             self.networks.attach(n, c.name.as_str(), &ns, &format!("eth{i}"), i == 0)?;
