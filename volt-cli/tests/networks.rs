@@ -140,6 +140,14 @@ fn containers_reach_each_other_by_name_and_a_port_forward_reaches_httpd() {
     }
     let table = nft_table();
     assert!(table.contains(&format!("dnat to {web_ip}:80")), "{table}");
+    // Connected to a second network and off it again, live: the forward stays.
+    assert!(e.cli(&["network", "create", "side", "--subnet", "10.65.0.0/24"]).status.success());
+    let side_dns = dns_pid(&e, "side");
+    assert!(e.cli(&["network", "connect", "side", "web"]).status.success());
+    assert!(http_get("127.0.0.1:8080", "/").unwrap_or_default().contains("hello from web"));
+    assert!(e.cli(&["network", "disconnect", "side", "web"]).status.success());
+    assert!(e.cli(&["network", "rm", "side"]).status.success());
+    assert_eq!(nft_table(), table, "the table is as before");
     // And from outside the host: a client namespace on another link (not a Volt network)
     // reaches the forward on the host's address there (prerouting DNAT, then forward).
     let outside = e.dir.path().join("outside-ns");
@@ -186,7 +194,7 @@ fn containers_reach_each_other_by_name_and_a_port_forward_reaches_httpd() {
 
     e.c().delete("client", true).unwrap();
     assert!(e.cli(&["network", "rm", "front"]).status.success());
-    assert_clean(&e, &[dns]);
+    assert_clean(&e, &[dns, side_dns]);
 }
 
 #[test]

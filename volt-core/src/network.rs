@@ -529,7 +529,7 @@ impl Networks {
     pub fn reserve(&self, workload: &str, networks: &[String], ports: &[PortMap]) -> Result<Vec<(String, Ipv4Addr)>> {
         if networks.is_empty() && !ports.is_empty() {
             return Err(Error::InvalidArgument(
-                "-p needs --network (a forward reaches an address on a network)".into(),
+                "port forwards need a network (--network): a forward reaches an address on one".into(),
             ));
         }
         for (i, n) in networks.iter().enumerate() {
@@ -564,7 +564,9 @@ impl Networks {
             for n in networks {
                 got.push((n.clone(), self.ipam(n).allocate(workload)?));
             }
-            if let Some(first) = networks.first() {
+            // Forwards are given with the first network (create); a later reserve (connect)
+            // leaves the workload's forwards as they are.
+            if let (Some(first), false) = (networks.first(), ports.is_empty()) {
                 fw.retain(|f| f.workload != workload);
                 fw.extend(ports.iter().map(|p| ForwardRecord {
                     workload: workload.into(),
