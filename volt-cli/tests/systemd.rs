@@ -5,11 +5,14 @@
 //! Volt installs `volt-container@NAME.service`, starts, inspects, limits and stops it over D-Bus
 //! and reads its output from that system's journal.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{in_private_netns, links};
 use volt_core::container::systemd::Systemd;
 use volt_core::container::{CreateOptions, Limits, LogQuery};
 use volt_core::{Config, Status, SupervisorMode, Volt};
@@ -232,25 +235,6 @@ fn systemd_supervisor_lifecycle_over_dbus() {
     drop(booted);
 }
 
-/// Run this test again inside a new network namespace (only `lo`, brought up), so the booted
-/// system, which shares it, builds its networks there. True in that child.
-fn in_private_netns(name: &str) -> bool {
-    if std::env::var_os("VOLT_NETNS_CHILD").is_some() {
-        assert!(Command::new("/bin/busybox").args(["ip", "link", "set", "lo", "up"]).status().unwrap().success());
-        return true;
-    }
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture"])
-        .env("VOLT_NETNS_CHILD", "1")
-        .output()
-        .unwrap();
-    let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && t.contains("1 passed"), "in the private namespace:\n{t}");
-    false
-}
-
 /// systemd units on a network: the unit's nspawn joins the namespace Volt plugged, names
 /// resolve through the network's DNS server, and a port forward reaches httpd in a unit.
 #[test]
@@ -279,7 +263,7 @@ fn systemd_units_join_networks() {
     config.containers.journal_root = Some(PathBuf::from(format!("/proc/{}/root", booted.pid)));
     config.containers.cgroup_root = PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", booted.pid));
     // The DNS servers are started from here.
-    config.containers.supervisor_binary = Some(env!("CARGO_BIN_EXE_volt-supervisor").into());
+    config.containers.supervisor_binary = Some(common::SUPERVISOR.into());
     let volt = Volt::open(config).unwrap();
     volt.images().unwrap().import(&busybox_root(shared.path()), &"busybox:1".parse().unwrap(), None).unwrap();
     let c = volt.containers().unwrap();
@@ -339,8 +323,6 @@ fn systemd_units_join_networks() {
         c.delete(name, true).unwrap();
     }
     n.delete("sdnet").unwrap();
-    let dev = fs::read_to_string("/proc/net/dev").unwrap();
-    let links: Vec<&str> = dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
-    assert_eq!(links, ["lo"], "links left behind");
+    assert_eq!(links(), ["lo"], "links left behind");
     drop(booted);
 }

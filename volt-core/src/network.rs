@@ -245,7 +245,11 @@ impl Networks {
         read_json(&self.net_dir(name).join("network.json"))
     }
 
-    fn load(&self, name: &str) -> Result<NetworkConfig> {
+    /// A network's stored configuration (the file only; nothing on the host is touched).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; usage errors for a bad name.
+    pub fn load(&self, name: &str) -> Result<NetworkConfig> {
         check_network_name(name)?;
         self.config_of(name)?.ok_or_else(|| Error::NotFound { what: "network", name: name.into() })
     }

@@ -282,7 +282,8 @@ impl Containers {
         for (i, n) in c.networks.iter().enumerate() {
             self.networks.attach(n, c.name.as_str(), &ns, &format!("eth{i}"), i == 0)?;
             if i == 0 {
-                let gw = self.networks.ensure(n)?.gateway;
+                // `attach` has just ensured the network; its record is enough here.
+                let gw = self.networks.load(n)?.gateway;
                 resolv = format!("nameserver {gw}\nsearch {n}.{}\noptions ndots:1\n", volt_net::dns::DOMAIN);
             }
         }
