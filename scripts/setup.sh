@@ -5,12 +5,14 @@
 # iptables; jq for their scripts); the real OCI clients the registry tests use (skopeo, podman,
 # docker-registry, oras from PyPI) are always installed, and so is what containers and networks
 # run on (systemd-nspawn from systemd-container, nftables; debootstrap for Debian root
-# filesystems).
+# filesystems), and what VMs run on: QEMU (qemu-system-x86 with qemu-utils, both from
+# bookworm-backports), cpio and e2fsprogs for guest initramfs and disks.
 set -euo pipefail
 
 need_apt=()
 for pkg in build-essential pkg-config curl ca-certificates python3 python3-venv python3-pip git util-linux \
-    tar skopeo podman docker-registry busybox-static apache2-utils nftables systemd-container debootstrap; do
+    tar skopeo podman docker-registry busybox-static apache2-utils nftables systemd-container debootstrap \
+    cpio e2fsprogs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${1:-}" = bench ]; then
@@ -27,6 +29,22 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# QEMU 10 from bookworm-backports, qemu-system-x86 and qemu-utils together: Debian 12's own
+# qemu-system-x86 (7.2) would pull qemu-utils back to 7.2 beside a newer one.
+if ! qemu-system-x86_64 --version 2>/dev/null | grep -q 'version 1[0-9]\.'; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: QEMU 10 (qemu-system-x86 from bookworm-backports) is missing; run as root first" >&2
+        exit 10
+    fi
+    echo "setup: installing qemu-system-x86 and qemu-utils from bookworm-backports"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo 'deb http://deb.debian.org/debian bookworm-backports main' >/etc/apt/sources.list.d/volt-backports.list
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils >/dev/null
 fi
 
 # Rust: Debian 12's rustc is too old for the workspace (rust-version in Cargo.toml), so use rustup.

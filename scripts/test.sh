@@ -4,7 +4,8 @@
 #   concurrency), real OCI clients against the registry (skopeo, podman, oras, docker-registry),
 #   formatting and clippy, the committed C header against cbindgen, the C test program (shared +
 #   static), pytest + stubtest for the Python module, the Rust/C/Python examples, and the generated CLI
-#   reference in docs/.
+#   reference in docs/. VM tests boot a small guest under QEMU (KVM where a probe shows it really
+#   runs guests, TCG otherwise).
 # With CI=true a privileged test that would skip fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,15 @@ suite() { # name command...
     fi
 }
 
-# The Debian root the systemd-supervisor test boots (debootstrap once, cached).
+# The Debian root the systemd-supervisor test boots (debootstrap once, cached), and the small
+# guest the VM tests boot (Debian's cloud kernel, a busybox initramfs, an ext4 disk; cached).
 if [ "$(id -u)" -eq 0 ]; then
     bash tests/systemd/debian-root.sh >/dev/null
+    bash tests/vm/guest.sh >/dev/null
+fi
+# A clean clone builds everything once: incremental artefacts would only cost disk and time.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
 fi
 
 suite "rustfmt" cargo fmt --all -- --check

@@ -73,9 +73,18 @@ pub enum Command {
     /// Containers on systemd-nspawn: create, run, start, stop, exec, logs, update, delete
     #[command(subcommand, visible_alias = "con")]
     Container(ContainerCommand),
-    /// List containers (same as `volt container list`)
+    /// List containers and VMs together
     #[command(after_help = "Examples:\n  volt ps\n  volt ps -o json")]
     Ps,
+    /// Virtual machines on QEMU (KVM, or TCG where KVM cannot run guests), driven over QMP
+    #[command(subcommand)]
+    Vm(VmCommand),
+    /// Guest kernels by profile (server, desktop, rt, minimal, dev) or name
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+    /// Tune running workloads (CPU pinning of VM vCPUs)
+    #[command(subcommand)]
+    Tune(TuneCommand),
     /// Named volumes that outlive containers
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -699,4 +708,239 @@ pub enum FirewallCommand {
     /// Re-apply nftables table 'volt' from the stored state
     #[command(after_help = "Example:\n  volt network firewall sync")]
     Sync,
+}
+
+/// `volt vm …`
+// Parsed once per process: the size of the create arguments does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum VmCommand {
+    /// Create a stopped VM: a qcow2 overlay on a base disk kept in the store, a kernel, networks
+    #[command(after_help = "Examples:\n  volt vm create web --disk ./debian.qcow2 --memory 1G --network volt0\n  \
+        volt vm create api --image vmdisk:1 --kernel server --cpus 2 -p 8080:80\n  \
+        volt vm create tiny --kernel minimal --memory 128M --machine microvm\n\n\
+        --image takes a Volt image that carries its disk at /disk/NAME.qcow2; --disk imports a qcow2 \
+        file into the store. VMs made from the same base share it read-only; each writes to its \
+        own overlay at /var/lib/volt/vms/NAME/disk.qcow2. Without either, the disk is blank.")]
+    Create(VmCreateArgs),
+    /// Start a VM (its supervisor starts QEMU and follows its QMP events)
+    #[command(after_help = "Example:\n  volt vm start web")]
+    Start {
+        /// VM names
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop: press the ACPI power button, wait for the guest, then quit QEMU
+    #[command(after_help = "Examples:\n  volt vm stop web\n  volt vm stop web --time 5")]
+    Stop {
+        /// VM names
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait for the guest to power off before quitting [default: vms.stop_timeout, 30]
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u64>,
+    },
+    /// Send a signal to QEMU (default SIGKILL: recorded failed, `qemu killed by SIGKILL`; TERM
+    /// makes QEMU shut down by itself)
+    #[command(after_help = "Example:\n  volt vm kill web")]
+    Kill {
+        /// VM name
+        name: String,
+        /// Signal name or number
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+    },
+    /// Pause the vCPUs (QMP stop)
+    Pause {
+        /// VM name
+        name: String,
+    },
+    /// Resume paused vCPUs (QMP cont)
+    Resume {
+        /// VM name
+        name: String,
+    },
+    /// Stop (if running) and start
+    Restart {
+        /// VM name
+        name: String,
+        /// Seconds to wait for the guest to power off
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u64>,
+    },
+    /// Delete VMs: disk, snapshots, addresses, forwards (running ones need --force)
+    #[command(visible_alias = "rm", after_help = "Example:\n  volt vm delete web --force")]
+    Delete {
+        /// VM names
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Kill running VMs first
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List VMs
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show a VM: configuration, state, accelerator, endpoints, vCPU pinning, snapshots
+    Inspect {
+        /// VM name
+        name: String,
+    },
+    /// Attach to the serial console (Ctrl-] detaches; without a terminal, stdin is sent and
+    /// the output printed until it goes quiet)
+    #[command(after_help = "Examples:\n  volt vm console web\n  echo 'uname -a' | volt vm console web")]
+    Console {
+        /// VM name
+        name: String,
+    },
+    /// Print the serial console log
+    #[command(after_help = "Example:\n  volt vm logs web --tail 50")]
+    Logs {
+        /// VM name
+        name: String,
+        /// Only the last N lines
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// Disk snapshots: create (a running VM is paused for the copy), list, restore (stopped), delete
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+/// `volt vm create` arguments.
+#[derive(Debug, Args)]
+pub struct VmCreateArgs {
+    /// VM name (lower-case letters, digits, - and _)
+    pub name: String,
+    /// A Volt image carrying a qcow2 disk at /disk/NAME.qcow2
+    #[arg(long, conflicts_with = "disk")]
+    pub image: Option<String>,
+    /// A qcow2 file to import into the store as the base disk
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
+    /// Kernel profile (server, desktop, rt, minimal, dev) or a name from `volt kernel import`
+    /// [default: vms.default_kernel, server]
+    #[arg(long, value_name = "PROFILE|NAME")]
+    pub kernel: Option<String>,
+    /// An initramfs to use instead of the kernel's own
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// Extra kernel command-line arguments
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub cmdline: Option<String>,
+    /// vCPUs [default: 1]
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Memory, e.g. 512M or 2G [default: 512M]
+    #[arg(long, short = 'm')]
+    pub memory: Option<String>,
+    /// Disk size, e.g. 10G (at least the base image's) [default: 10G]
+    #[arg(long, value_name = "SIZE")]
+    pub disk_size: Option<String>,
+    /// Join a network (repeatable); the VM's name resolves in its DNS. `volt0` is created on first use
+    #[arg(long = "network", visible_alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Forward a host port to the VM (on its first network) (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]")]
+    pub publish: Vec<String>,
+    /// Machine type: microvm (minimal devices, virtio-mmio, fastest boot) or q35 (a general PC)
+    #[arg(long, value_parser = ["microvm", "q35"])]
+    pub machine: Option<String>,
+    /// Back guest memory with hugepages (needs free pages in /proc/sys/vm/nr_hugepages)
+    #[arg(long)]
+    pub hugepages: bool,
+}
+
+/// `volt vm snapshot …`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Snapshot a VM's disk
+    #[command(after_help = "Example:\n  volt vm snapshot create web before-upgrade")]
+    Create {
+        /// VM name
+        vm: String,
+        /// Snapshot name
+        name: String,
+    },
+    /// List a VM's snapshots
+    #[command(visible_alias = "ls")]
+    List {
+        /// VM name
+        vm: String,
+    },
+    /// Put a stopped VM's disk back to a snapshot
+    Restore {
+        /// VM name
+        vm: String,
+        /// Snapshot name
+        name: String,
+    },
+    /// Delete a snapshot
+    #[command(visible_alias = "rm")]
+    Delete {
+        /// VM name
+        vm: String,
+        /// Snapshot name
+        name: String,
+    },
+}
+
+/// `volt kernel …`
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// List installed kernels and the profiles
+    #[command(visible_alias = "ls")]
+    List,
+    /// Install a profile's kernel from Debian's packages (server, dev, desktop, rt), unpacked
+    /// with dpkg-deb -x (nothing goes into /boot), with an initramfs of its virtio modules
+    #[command(after_help = "Example:\n  volt kernel build server")]
+    Build {
+        /// Profile
+        #[arg(value_parser = ["server", "desktop", "rt", "minimal", "dev"])]
+        profile: String,
+    },
+    /// Add a kernel image (bzImage) under a name (a profile's name makes it that profile's kernel)
+    #[command(after_help = "Examples:\n  volt kernel import ./vmlinuz --name mykernel --initrd ./initrd.img\n  \
+        volt kernel import ./bzImage --name minimal")]
+    Import {
+        /// The kernel image
+        file: PathBuf,
+        /// Name to install it under
+        #[arg(long)]
+        name: String,
+        /// Its initramfs
+        #[arg(long, value_name = "FILE")]
+        initrd: Option<PathBuf>,
+        /// Kernel arguments every VM with this kernel gets
+        #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+        cmdline: Option<String>,
+    },
+    /// Remove a kernel no VM uses
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Kernel name
+        name: String,
+    },
+}
+
+/// `volt tune …`
+#[derive(Debug, Subcommand)]
+pub enum TuneCommand {
+    /// CPU tuning
+    #[command(subcommand)]
+    Cpu(TuneCpuCommand),
+}
+
+/// `volt tune cpu …`
+#[derive(Debug, Subcommand)]
+pub enum TuneCpuCommand {
+    /// Pin a VM's vCPU threads to host CPUs (now if it runs, and at every start); `--cpus all` unpins
+    #[command(after_help = "Example:\n  volt tune cpu pin web --cpus 0-1")]
+    Pin {
+        /// VM name
+        vm: String,
+        /// Host CPUs: a list like 0-1,3, or `all`
+        #[arg(long)]
+        cpus: String,
+    },
 }

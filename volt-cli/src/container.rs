@@ -301,10 +301,6 @@ fn attached_run(
     }
 }
 
-pub fn ps(volt: &Volt) -> Result<View> {
-    Ok(list_view(&volt.containers()?.list()?))
-}
-
 pub fn volume(volt: &Volt, cmd: VolumeCommand) -> Result<View> {
     let c = volt.containers()?;
     let v = c.volumes();

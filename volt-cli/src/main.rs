@@ -9,6 +9,7 @@ mod image;
 mod network;
 mod output;
 mod progress;
+mod vm;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -77,7 +78,10 @@ fn run(command: Command, config: Config, format: Format, quiet: bool) -> volt_co
         Command::Image(cmd) => with_volt(config, |volt| async move { image::run(&volt, cmd, quiet).await }),
         // Container commands are synchronous (processes, files, cgroups): no async runtime.
         Command::Container(cmd) => container::run(&Volt::open(config)?, cmd, format, quiet),
-        Command::Ps => container::ps(&Volt::open(config)?),
+        Command::Ps => vm::ps(&Volt::open(config)?),
+        Command::Vm(cmd) => vm::run(&Volt::open(config)?, cmd),
+        Command::Kernel(cmd) => vm::kernel(&Volt::open(config)?, cmd),
+        Command::Tune(cmd) => vm::tune(&Volt::open(config)?, cmd),
         Command::Volume(cmd) => container::volume(&Volt::open(config)?, cmd),
         Command::Network(cmd) => network::run(&Volt::open(config)?, cmd),
         Command::Top { interval, iterations } => container::top(&Volt::open(config)?, interval, iterations, format),

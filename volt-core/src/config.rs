@@ -194,6 +194,49 @@ pub struct NetworkSettings {
     pub dns: bool,
 }
 
+/// The `vms:` section: Voltvisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VmSettings {
+    /// The QEMU binary.
+    pub qemu_binary: PathBuf,
+    /// `auto` (probe KVM, fall back to TCG), `kvm` or `tcg`.
+    pub accel: String,
+    /// How long the KVM probe may take (milliseconds) before KVM counts as unusable.
+    pub kvm_probe_timeout_ms: u64,
+    /// Seconds `vm stop` waits for the guest to power off before it quits QEMU.
+    pub stop_timeout: u64,
+    /// Kernel (profile or name) when `--kernel` is not given.
+    pub default_kernel: String,
+    /// Machine type when `--machine` is not given (`microvm` or `q35`).
+    pub default_machine: String,
+    /// Memory when `--memory` is not given.
+    pub default_memory: String,
+    /// vCPUs when `--cpus` is not given.
+    pub default_cpus: u32,
+    /// Disk size when `--disk-size` is not given (the image's size when larger).
+    pub default_disk_size: String,
+    /// Back guest memory with hugepages (hugetlbfs at /dev/hugepages) by default.
+    pub hugepages: bool,
+}
+
+impl Default for VmSettings {
+    fn default() -> Self {
+        VmSettings {
+            qemu_binary: PathBuf::from("qemu-system-x86_64"),
+            accel: "auto".into(),
+            kvm_probe_timeout_ms: 5000,
+            stop_timeout: 30,
+            default_kernel: "server".into(),
+            default_machine: "microvm".into(),
+            default_memory: "512M".into(),
+            default_cpus: 1,
+            default_disk_size: "10G".into(),
+            hugepages: false,
+        }
+    }
+}
+
 impl Default for NetworkSettings {
     fn default() -> Self {
         NetworkSettings {
@@ -236,6 +279,8 @@ pub struct Config {
     pub containers: ContainerSettings,
     /// Networks.
     pub networks: NetworkSettings,
+    /// The `vms:` section (Voltvisor).
+    pub vms: VmSettings,
     /// Where this configuration was read from (not a file key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -260,6 +305,7 @@ impl Default for Config {
             registry: RegistrySettings::default(),
             containers: ContainerSettings::default(),
             networks: NetworkSettings::default(),
+            vms: VmSettings::default(),
             source: None,
             paths_override: None,
         }
@@ -319,6 +365,12 @@ impl Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        if !matches!(self.vms.accel.as_str(), "auto" | "kvm" | "tcg") {
+            return Err(format!("vms.accel {:?}: use auto, kvm or tcg", self.vms.accel));
+        }
+        if !matches!(self.vms.default_machine.as_str(), "microvm" | "q35") {
+            return Err(format!("vms.default_machine {:?}: use microvm or q35", self.vms.default_machine));
+        }
         self.cas_options().validate().map_err(|e| e.to_string())
     }
 

@@ -104,6 +104,9 @@ pub enum Error {
     /// A networking operation failed (volt-net).
     #[error(transparent)]
     Network(#[from] volt_net::Error),
+    /// A VM engine operation failed (volt-vm).
+    #[error(transparent)]
+    Vm(#[from] volt_vm::Error),
     /// The configuration file could not be read or parsed.
     #[error("configuration {}: {reason}", .path.display())]
     Config {
@@ -218,6 +221,20 @@ impl Error {
                     N::Exhausted { .. } => ErrorKind::Resource,
                     N::Io { source, .. } => io_kind(source),
                     N::Netlink(_) | N::Nft(_) => ErrorKind::Network,
+                    _ => ErrorKind::General,
+                }
+            }
+            Error::Vm(e) => {
+                use volt_vm::Error as V;
+                match e {
+                    V::Invalid(_) => ErrorKind::Usage,
+                    V::NotFound { .. } => ErrorKind::NotFound,
+                    V::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+                    V::Conflict(_) => ErrorKind::Conflict,
+                    V::Dependency(_) => ErrorKind::Dependency,
+                    V::Resource(_) => ErrorKind::Resource,
+                    V::Timeout(_) => ErrorKind::Timeout,
+                    V::Io { source, .. } => io_kind(source),
                     _ => ErrorKind::General,
                 }
             }

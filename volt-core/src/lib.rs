@@ -19,13 +19,14 @@ mod paths;
 pub mod registry;
 mod store;
 mod traits;
+pub mod vm;
 mod volt;
 mod workload;
 
 pub use audit::{AuditLog, AuditRecord};
 pub use config::{
     CasConfig, ColorMode, Config, ContainerSettings, ImageSettings, NetworkSettings, OutputFormat, RegistrySettings,
-    SupervisorMode,
+    SupervisorMode, VmSettings,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use paths::Paths;
@@ -43,4 +44,10 @@ pub mod cas {
 /// plan, the DNS server), re-exported for SDK users who assemble their own.
 pub mod net {
     pub use volt_net::*;
+}
+
+/// Voltvisor's engine (QEMU plans, QMP client, qcow2 disks, kernels, the accelerator probe, the
+/// VM supervisor), re-exported for SDK users who drive QEMU themselves.
+pub mod vmm {
+    pub use volt_vm::*;
 }

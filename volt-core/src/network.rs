@@ -635,6 +635,24 @@ impl Networks {
         Ok(addr)
     }
 
+    /// Connect a VM to `network`: a persistent TAP device named like a container's host end,
+    /// on the network's bridge (re-enslaved if the bridge was re-made), and an address (reserved
+    /// if it has none), which also gives the VM its DNS name. Returns the TAP's name, the
+    /// address and the network.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; network errors (exit 8).
+    pub fn attach_tap(&self, network: &str, workload: &str) -> Result<(String, Ipv4Addr, NetworkConfig)> {
+        let c = self.ensure(network)?;
+        let addr = self.ipam(network).allocate(workload)?;
+        let tap = host_ifname(network, workload);
+        block_on(async {
+            let nl = Netlink::connect()?;
+            volt_net::link::create_tap(&nl, &c.bridge, &tap).await
+        })??;
+        Ok((tap, addr, c))
+    }
+
     /// Remove `workload`'s veth on `network` (its end in the namespace goes with it).
     ///
     /// # Errors

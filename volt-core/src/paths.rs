@@ -62,6 +62,11 @@ impl Paths {
     pub fn containers_dir(&self) -> PathBuf {
         self.lib_dir().join("containers")
     }
+    /// `/var/lib/volt/kernels`: guest kernels by profile or name.
+    pub fn kernels_dir(&self) -> PathBuf {
+        self.lib_dir().join("kernels")
+    }
+
     /// `/var/lib/volt/vms`.
     pub fn vms_dir(&self) -> PathBuf {
         self.lib_dir().join("vms")

@@ -91,6 +91,23 @@ impl Volt {
         .with_networks(self.networks()))
     }
 
+    /// The VM runtime (Voltvisor) on the same store and networks.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] without the local store.
+    pub fn vms(&self) -> Result<crate::vm::Vms> {
+        let images = self.images()?.clone();
+        Ok(crate::vm::Vms::new(
+            self.paths.clone(),
+            self.config.vms.clone(),
+            self.config.containers.clone(),
+            self.networks(),
+            Some(images.clone()),
+            images.cas().clone(),
+            self.audit.clone(),
+        ))
+    }
+
     /// Networks: bridges, addresses, port forwards, firewall, internal DNS.
     pub fn networks(&self) -> crate::network::Networks {
         crate::network::Networks::new(

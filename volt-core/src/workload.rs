@@ -12,6 +12,8 @@ pub enum Status {
     Stopped,
     /// Running.
     Running,
+    /// Running, but its CPUs are stopped (VMs: `pause`).
+    Paused,
     /// Exited unexpectedly or failed to start.
     Failed,
     /// Removed.
@@ -24,6 +26,7 @@ impl Status {
         match self {
             Status::Stopped => "stopped",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Failed => "failed",
             Status::Deleted => "deleted",
         }
@@ -36,6 +39,10 @@ impl Status {
         matches!(
             (self, to),
             (Stopped, Running)
+                | (Running, Paused)
+                | (Paused, Running)
+                | (Paused, Stopped)
+                | (Paused, Failed)
                 | (Running, Stopped)
                 | (Running, Failed)
                 | (Failed, Running)

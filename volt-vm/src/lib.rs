@@ -1,11 +1,25 @@
-//! Voltvisor, Volt's virtual-machine engine (volt-vm).
+//! Voltvisor, Volt's virtual-machine engine (volt-vm): QEMU VMs planned as data and driven over
+//! QMP. It has no dependency on volt-core, which adapts it to its `Runtime` trait.
 //!
-//! This crate is a placeholder in the workspace so that the layering is fixed from the start.
-//! What is coming here: QEMU command lines planned as data, QMP control (qapi types), qcow2
-//! disks created with qemu-img and backed by store objects, kernel profiles, snapshots, and an
-//! accelerator probe that falls back to TCG where KVM cannot run guests. volt-core will adapt
-//! it to its `Runtime` trait.
+//! - [`plan`]: the VM spec, the QEMU and kernel command lines and the systemd unit, as data.
+//! - [`qmp`]: a typed QMP client (the `qapi` crate) with timeouts, and QMP events.
+//! - [`accel`]: the accelerator probe (does KVM really run a guest here?) and the host TSC rate.
+//! - [`disk`]: qcow2 disks and overlays with `qemu-img`, and snapshots.
+//! - [`kernel`]: kernels by profile or name under `kernels/`.
+//! - [`supervisor`]: the process that runs QEMU and keeps the VM's `state.json`.
 #![deny(missing_docs)]
+
+pub mod accel;
+pub mod disk;
+pub mod error;
+pub mod kernel;
+pub mod plan;
+pub mod qmp;
+pub mod supervisor;
+
+pub use error::{Error, Result};
+pub use plan::{Accel, GuestNet, Machine, Nic, RunFiles, VmSpec};
+pub use supervisor::{VmState, VmStatus};
 
 /// Version of this crate, so frontends can report what they were built with.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1035,6 +1035,266 @@ volt_error_t *volt_store_ref_delete(const volt_store_t *store, const char *name)
  */
 volt_error_t *volt_store_refs(const volt_store_t *store, const char *prefix, char **json_out);
 
+/**
+ * Create a stopped VM `name`. `options` is NULL or a JSON object with any of: `"image"` (a
+ * Volt image carrying its qcow2 disk at `/disk/NAME.qcow2`), `"disk"` (a self-contained qcow2
+ * file to import into the store as the base; not with `"image"`), `"kernel"` (a profile —
+ * `server`, `desktop`, `rt`, `minimal`, `dev` — or an imported kernel's name; default
+ * `vms.default_kernel`), `"initrd"` (path), `"cmdline"` (extra kernel arguments), `"cpus"`,
+ * `"memory"` (`"512M"`), `"disk_size"` (`"10G"`), `"networks"` (array), `"ports"` (array of
+ * `"HOST:GUEST[/tcp|udp]"`), `"machine"` (`"microvm"` or `"q35"`), `"hugepages"` (bool). A kernel
+ * profile that is not installed is `VOLT_ERR_DEPENDENCY`; an unknown kernel name, image or disk
+ * file `VOLT_ERR_NOT_FOUND`; memory larger than the host's `VOLT_ERR_RESOURCE`; a disk that is
+ * not qcow2 `VOLT_ERR_USAGE`; a taken name `VOLT_ERR_ALREADY_EXISTS`. Nothing is left of a
+ * refused create. On success `*json_out`, unless NULL, receives the VM's record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `options` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_vm_create(const volt_store_t *store,
+                             const char *name,
+                             const char *options,
+                             char **json_out);
+
+/**
+ * Start VM `name`: the accelerator (KVM where a probe shows it runs guests, TCG otherwise), its
+ * TAP devices, then its supervisor, which starts QEMU; returns once QMP answers. Starting a
+ * running VM is `VOLT_ERR_CONFLICT`. On success `*json_out`, unless NULL, receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_start(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Stop VM `name`: the ACPI power button, up to `timeout_secs` seconds (negative: the configured
+ * `vms.stop_timeout`) for the guest to power off, then QMP `quit`. Stopping a stopped VM is
+ * `VOLT_ERR_CONFLICT`. On success `*json_out`, unless NULL, receives the record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_stop(const volt_store_t *store,
+                           const char *name,
+                           int64_t timeout_secs,
+                           char **json_out);
+
+/**
+ * Stop VM `name` if it runs (`timeout_secs` as for `volt_vm_stop`), then start it.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_restart(const volt_store_t *store,
+                              const char *name,
+                              int64_t timeout_secs,
+                              char **json_out);
+
+/**
+ * Send `signal` to VM `name`'s QEMU (its supervisor records the VM failed, e.g. `qemu killed by
+ * SIGKILL`). A VM that is not running is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_kill(const volt_store_t *store,
+                           const char *name,
+                           int32_t signal,
+                           char **json_out);
+
+/**
+ * Pause VM `name`'s vCPUs (QMP `stop`); its status becomes `"paused"` from QEMU's STOP event.
+ * Pausing a VM that is not running is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_pause(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Resume a paused VM (QMP `cont`). A VM that is not paused is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_resume(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Delete VM `name`: its disk, snapshots, addresses, forwards and unit. A running VM needs
+ * `force` non-zero (it is killed first), else `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_vm_delete(const volt_store_t *store, const char *name, int32_t force);
+
+/**
+ * VM `name`'s record: `{"config", "status", "state", "endpoints", "vcpus", "disk", "snapshots",
+ * "unit", "console", "serial_log"}` (see docs/vms.md), to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_inspect(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * All VMs, sorted by name: an array of records, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_vm_list(const volt_store_t *store, char **json_out);
+
+/**
+ * The serial console log of VM `name`: its last `tail` lines (negative: all), as one string in
+ * `*text_out`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `text_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_logs(const volt_store_t *store,
+                           const char *name,
+                           int64_t tail,
+                           char **text_out);
+
+/**
+ * QEMU's own run state of VM `name` (QMP `query-status`: `"running"`, `"paused"`, …) in
+ * `*text_out`, to free with `volt_string_free`. A VM that is not running is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `text_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_query_status(const volt_store_t *store, const char *name, char **text_out);
+
+/**
+ * Write `input` to VM `name`'s serial console and collect what the guest prints until `until`
+ * (NULL: just for the whole time) appears or `timeout_ms` passes; `until` never appearing is
+ * `VOLT_ERR_TIMEOUT`. The output goes to `*text_out`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name`, `input` and `until` are NULL or NUL-terminated
+ * strings; `text_out` is NULL or writable.
+ */
+volt_error_t *volt_vm_console_exchange(const volt_store_t *store,
+                                       const char *name,
+                                       const char *input,
+                                       const char *until,
+                                       int64_t timeout_ms,
+                                       char **text_out);
+
+/**
+ * Snapshot VM `name`'s disk as `snapshot` (a running VM is paused for the copy). A taken name is
+ * `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out`, unless NULL, receives the snapshot's record
+ * (`{"name","created","size","live"}`).
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `snapshot` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_vm_snapshot_create(const volt_store_t *store,
+                                      const char *name,
+                                      const char *snapshot,
+                                      char **json_out);
+
+/**
+ * VM `name`'s snapshots, oldest first: an array of snapshot records, to free with
+ * `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_vm_snapshot_list(const volt_store_t *store, const char *name, char **json_out);
+
+/**
+ * Put stopped VM `name`'s disk back to `snapshot`. A running VM is `VOLT_ERR_CONFLICT`; an
+ * unknown snapshot `VOLT_ERR_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `snapshot` are NULL or NUL-terminated strings.
+ */
+volt_error_t *volt_vm_snapshot_restore(const volt_store_t *store,
+                                       const char *name,
+                                       const char *snapshot);
+
+/**
+ * Delete snapshot `snapshot` of VM `name`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `snapshot` are NULL or NUL-terminated strings.
+ */
+volt_error_t *volt_vm_snapshot_delete(const volt_store_t *store,
+                                      const char *name,
+                                      const char *snapshot);
+
+/**
+ * Pin VM `name`'s vCPU threads to the host CPUs in `cpus` (`"0-1,3"`; `"all"` or `""` unpins),
+ * now if it runs and at every start. A CPU the host lacks is `VOLT_ERR_USAGE`. On success
+ * `*json_out`, unless NULL, receives the record (`vcpus[].affinity` shows the pinning).
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` and `cpus` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
+ */
+volt_error_t *volt_vm_pin_cpus(const volt_store_t *store,
+                               const char *name,
+                               const char *cpus,
+                               char **json_out);
+
+/**
+ * Installed guest kernels, by name: an array of `{"name","profile","version","source","size",
+ * "initrd","added","cmdline"}`, to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_kernel_list(const volt_store_t *store, char **json_out);
+
+/**
+ * Import kernel image `file` (a bzImage) as `name`, with initramfs `initrd` (NULL: none) and
+ * extra kernel arguments `cmdline` (NULL: none). A file that is not a Linux boot image is
+ * `VOLT_ERR_USAGE`; a taken name `VOLT_ERR_ALREADY_EXISTS`. On success `*json_out`, unless NULL,
+ * receives the kernel's record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; the strings are NULL or NUL-terminated; `json_out` is NULL
+ * or writable.
+ */
+volt_error_t *volt_kernel_import(const volt_store_t *store,
+                                 const char *file,
+                                 const char *name,
+                                 const char *initrd,
+                                 const char *cmdline,
+                                 char **json_out);
+
+/**
+ * Remove kernel `name`; one a VM uses is `VOLT_ERR_CONFLICT`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
+ */
+volt_error_t *volt_kernel_remove(const volt_store_t *store, const char *name);
+
+/**
+ * Install profile `profile`'s kernel from Debian's packages (`server`, `dev`, `desktop`, `rt`;
+ * downloads with apt-get). On success `*json_out`, unless NULL, receives the kernel's record.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `profile` is NULL or a NUL-terminated string; `json_out` is
+ * NULL or writable.
+ */
+volt_error_t *volt_kernel_build(const volt_store_t *store, const char *profile, char **json_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

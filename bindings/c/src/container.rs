@@ -111,7 +111,7 @@ unsafe fn put_bytes(data_out: *mut *mut u8, len_out: *mut usize, bytes: Vec<u8>)
 }
 
 /// An `int64_t` argument that means "absent" when negative, as `T` (too large: a usage error).
-fn opt_arg<T: TryFrom<i64>>(v: i64, name: &str) -> Result<Option<T>> {
+pub(crate) fn opt_arg<T: TryFrom<i64>>(v: i64, name: &str) -> Result<Option<T>> {
     if v < 0 {
         return Ok(None);
     }

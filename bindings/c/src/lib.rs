@@ -13,7 +13,8 @@
 //! One module per header section: `error.rs` (errors), `store.rs` (the store), `image.rs`
 //! (images and progress callbacks), `registry.rs` (the registry server and its tokens),
 //! `container.rs` (containers and named volumes), `network.rs` (networks, the firewall, and
-//! connecting containers); the memory functions shared by all sections live here.
+//! connecting containers), `vm.rs` (VMs, their snapshots, and guest kernels); the memory
+//! functions shared by all sections live here.
 #![deny(missing_docs)]
 
 use std::ffi::{c_char, CStr, CString};
@@ -41,6 +42,7 @@ mod image;
 mod network;
 mod registry;
 mod store;
+mod vm;
 
 pub use container::{
     volt_container_create, volt_container_delete, volt_container_exec_output, volt_container_inspect,
@@ -69,6 +71,12 @@ pub use store::{
     volt_store_build, volt_store_checkout, volt_store_dedup, volt_store_free, volt_store_gc, volt_store_get,
     volt_store_open, volt_store_put_bytes, volt_store_put_file, volt_store_read, volt_store_ref_delete,
     volt_store_ref_set, volt_store_refs, volt_store_stat, volt_store_status, volt_store_t, volt_store_verify,
+};
+pub use vm::{
+    volt_kernel_build, volt_kernel_import, volt_kernel_list, volt_kernel_remove, volt_vm_console_exchange,
+    volt_vm_create, volt_vm_delete, volt_vm_inspect, volt_vm_kill, volt_vm_list, volt_vm_logs, volt_vm_pause,
+    volt_vm_pin_cpus, volt_vm_query_status, volt_vm_restart, volt_vm_resume, volt_vm_snapshot_create,
+    volt_vm_snapshot_delete, volt_vm_snapshot_list, volt_vm_snapshot_restore, volt_vm_start, volt_vm_stop,
 };
 
 use error::Result;

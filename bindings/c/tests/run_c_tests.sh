@@ -1,9 +1,10 @@
 #!/bin/sh
-# Build libvolt (debug), compile tests/c/test_volt.c and tests/c/test_network.c against
+# Build libvolt (debug), compile tests/c/test_volt.c, tests/c/test_network.c and tests/c/test_vm.c against
 # include/volt.h, and run each twice: linked to libvolt.so (LD_LIBRARY_PATH) and linked statically
 # to libvolt.a. The container tests run real containers (as root) through
 # target/debug/volt-supervisor, built here with volt-cli. test_network runs its networks in a
 # network namespace of its own (it re-runs itself under `unshare --net`), never in the host's.
+# test_vm boots the small guest of tests/vm/guest.sh (VOLT_TEST_GUEST) under QEMU.
 #
 # Environment: CARGO_TARGET_DIR (default: <workspace>/target), CC (default: gcc),
 # VOLT_SKIP_BUILD=1 to use an already built library, VOLT_SUPERVISOR (default: the one built).
@@ -31,7 +32,13 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 status=0
 
-for prog in test_volt test_network; do
+# The small guest the VM tests boot (tests/vm/guest.sh; cached, root only).
+if [ -z "${VOLT_TEST_GUEST:-}" ] && [ "$(id -u)" -eq 0 ]; then
+    VOLT_TEST_GUEST=$(bash "$workspace/tests/vm/guest.sh")
+    export VOLT_TEST_GUEST
+fi
+
+for prog in test_volt test_network test_vm; do
     echo "== shared: $prog, $libdir/libvolt.so"
     $cc $cflags "$here/c/$prog.c" -I"$crate/include" -L"$libdir" -lvolt -o "$tmp/$prog"
     mkdir "$tmp/$prog-shared" "$tmp/$prog-shared-root"

@@ -59,6 +59,11 @@ impl Env {
         config.containers.supervisor_binary = Some(SUPERVISOR.into());
         config.containers.supervisor = volt_core::SupervisorMode::Direct;
         config.containers.stop_timeout = 3;
+        // A working KVM boots the probe kernel to its panic in well under a second.
+        config.vms.kvm_probe_timeout_ms = 3000;
+        config.vms.stop_timeout = 10;
+        // The test guest's kernel (tests/vm/guest.sh), imported under this name by the VM tests.
+        config.vms.default_kernel = "testk".into();
         let volt = Volt::open(config).unwrap();
         let src = busybox_root(dir.path());
         volt.images().unwrap().import(&src, &"busybox:1".parse().unwrap(), None).unwrap();
@@ -82,8 +87,13 @@ impl Env {
 }
 
 impl Env {
-    /// Delete every container and network (stopping their DNS servers).
+    /// Delete every VM, container and network (stopping their DNS servers).
     pub fn cleanup(&self) {
+        if let Ok(v) = self.volt.vms() {
+            for i in v.list().unwrap_or_default() {
+                let _ = v.delete(&i.config.name, true);
+            }
+        }
         if let Ok(c) = self.volt.containers() {
             for i in c.list().unwrap_or_default() {
                 let _ = c.delete(i.config.name.as_str(), true);
@@ -153,4 +163,26 @@ pub fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The test guest (tests/vm/guest.sh: Debian's cloud kernel, a busybox initramfs, an ext4 data
+/// disk), built once into /var/cache/volt-tests/guest. None (with the reason printed) where QEMU
+/// cannot run here; in CI that is a failure.
+pub fn guest() -> Option<PathBuf> {
+    let why = if !rustix::process::geteuid().is_root() {
+        Some("VMs need root (TAP devices, the store)".to_string())
+    } else if Command::new("qemu-system-x86_64").arg("--version").output().is_err() {
+        Some("qemu-system-x86_64 is not installed (scripts/setup.sh installs it)".to_string())
+    } else {
+        None
+    };
+    if let Some(w) = why {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the VM tests: {w}");
+        eprintln!("SKIP: {w}");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vm/guest.sh");
+    let out = Command::new("bash").arg(&script).output().unwrap();
+    assert!(out.status.success(), "guest.sh: {}", text(&out.stderr));
+    Some(PathBuf::from(text(&out.stdout).trim()))
 }

@@ -8,7 +8,7 @@
 pub mod cgroup;
 pub mod logs;
 mod plan;
-mod runtime;
+pub(crate) mod runtime;
 mod store;
 pub mod supervisor;
 pub mod systemd;

@@ -271,6 +271,10 @@ fn set_nonblocking(fd: RawFd) {
 
 /// Entry point of the `volt-supervisor` binary. Returns the process exit code.
 pub fn supervisor_main() -> i32 {
+    if matches!(std::env::args().nth(1).as_deref(), Some("vm" | "vm-run" | "kvm-probe")) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return crate::vm::supervisor_main(&args);
+    }
     if std::env::args().nth(1).as_deref() == Some("dns") {
         return match std::env::args().nth(2) {
             Some(a) => crate::network::dns_main(&a),
