@@ -5,8 +5,10 @@
 # identical to the source; then make a busybox image, serve it from the built-in registry, push
 # it with skopeo, pull it back with volt (no blob moves: the store has them all); run a container
 # from that image (limits, logs, top, exec, stop, delete) and an attached one; put two
-# containers on a network (one serves HTTP on a port forward, the other fetches it by name);
-# verify every object. Run as root on Debian 12.
+# containers on a network (one serves HTTP on a port forward, the other fetches it by name) and a
+# VM beside them on the same network (Debian's cloud kernel under QEMU: the container resolves
+# the VM's name, the VM fetches the container's page by name, a snapshot, an ACPI stop); verify
+# every object. Run as root on Debian 12.
 #
 #   scripts/demo.sh [DIR]      (default /usr/share, about 50,000 files)
 set -euo pipefail
@@ -21,6 +23,7 @@ volt=$PWD/target/release/volt   # volt-supervisor, built beside it, is found the
 lib=${VOLT_ROOT:-}/var/lib/volt
 # Containers and a network left over by an earlier run that stopped half-way.
 "$volt" -q container delete --force demo-web demo-site >/dev/null 2>&1 || true
+"$volt" -q vm delete --force demo-vm >/dev/null 2>&1 || true
 "$volt" -q network delete demo-net >/dev/null 2>&1 || true
 dest=$lib/demo/checkout
 rm -rf "$dest"
@@ -95,7 +98,7 @@ step "$volt" container run --rm --image demo/busybox:1 -- echo hello
 
 echo
 echo "--- networks: a bridge, addresses, DNS by name, a port forward"
-trap '"$volt" -q container delete --force demo-site >/dev/null 2>&1 || true; "$volt" -q network delete demo-net >/dev/null 2>&1 || true' EXIT
+trap '"$volt" -q vm delete --force demo-vm >/dev/null 2>&1 || true; "$volt" -q container delete --force demo-site >/dev/null 2>&1 || true; "$volt" -q network delete demo-net >/dev/null 2>&1 || true' EXIT
 hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 step "$volt" network create demo-net
 step "$volt" container run demo-site -d --image demo/busybox:1 --network demo-net -p "$hport:80" -- \
@@ -106,6 +109,31 @@ step "$volt" container run --rm --image demo/busybox:1 --network demo-net -- wge
 echo
 echo "\$ wget -q -O - http://127.0.0.1:$hport/     # the port forward, from the host"
 busybox wget -q -O - "http://127.0.0.1:$hport/"
+
+echo
+echo "--- a VM beside the containers, on the same network"
+if ! "$volt" -o json kernel list | python3 -c 'import json, sys; sys.exit(0 if any(k["name"] == "server" for k in json.load(sys.stdin)) else 1)'; then
+    step "$volt" kernel build server # Debian's cloud kernel: apt-get download + dpkg-deb -x, nothing in /boot
+fi
+step "$volt" vm create demo-vm --kernel server --memory 256M --network demo-net
+step "$volt" vm start demo-vm
+echo
+echo "\$ $volt vm logs demo-vm    # until the guest's init offers its shell"
+for _ in $(seq 600); do
+    "$volt" vm logs demo-vm | grep -q 'shell on the console' && break
+    sleep 0.1
+done
+"$volt" vm logs demo-vm --tail 3
+step "$volt" vm inspect demo-vm
+# The container resolves the VM's name; the VM fetches the container's page by name.
+step "$volt" container run --rm --image demo/busybox:1 --network demo-net -- nslookup demo-vm
+echo
+echo "\$ echo 'wget -q -O - http://demo-site/' | $volt vm console demo-vm"
+echo 'wget -q -O - http://demo-site/' | "$volt" vm console demo-vm
+step "$volt" ps
+step "$volt" vm snapshot create demo-vm first
+step "$volt" vm stop demo-vm
+step "$volt" vm delete demo-vm
 step "$volt" network inspect demo-net
 step "$volt" container delete --force demo-site
 step "$volt" network delete demo-net

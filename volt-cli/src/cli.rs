@@ -891,9 +891,12 @@ pub enum KernelCommand {
     /// List installed kernels and the profiles
     #[command(visible_alias = "ls")]
     List,
-    /// Install a profile's kernel from Debian's packages (server, dev, desktop, rt), unpacked
-    /// with dpkg-deb -x (nothing goes into /boot), with an initramfs of its virtio modules
-    #[command(after_help = "Example:\n  volt kernel build server")]
+    /// Install a profile's kernel: server, dev, desktop and rt from Debian's kernel packages
+    /// (unpacked with dpkg-deb -x, nothing goes into /boot) with an initramfs of their virtio
+    /// modules; minimal compiled from Debian's linux-source (a few minutes)
+    #[command(
+        after_help = "Examples:\n  volt kernel build server\n  volt kernel build minimal   # needs make gcc flex bison bc libelf-dev"
+    )]
     Build {
         /// Profile
         #[arg(value_parser = ["server", "desktop", "rt", "minimal", "dev"])]

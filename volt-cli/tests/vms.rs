@@ -442,3 +442,66 @@ fn vm_and_container_reach_each_other_by_name() {
     v.delete("v1", true).unwrap();
     assert!(!links().contains(&tap), "the TAP goes with the VM");
 }
+
+#[test]
+fn minimal_kernel_builds_and_boots_on_microvm() {
+    let Some(g) = guest() else { return };
+    // `volt kernel build minimal` under a root whose cache keeps the kernel tree between runs
+    // (the first build compiles for minutes, later ones are incremental).
+    let root = Path::new("/var/cache/volt-tests/minimal-root");
+    let _ = fs::remove_dir_all(root.join("var/lib/volt/kernels/minimal"));
+    let e = Env::new();
+    let out = e.cmd().env("VOLT_ROOT", root).args(["-o", "json", "kernel", "build", "minimal"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let k: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(k["profile"], "minimal");
+    let built = root.join("var/lib/volt/kernels/minimal/vmlinuz");
+    let size = fs::metadata(&built).unwrap().len();
+    assert!(size < 24 << 20, "a small kernel ({size} bytes)");
+    assert_eq!(&fs::read(&built).unwrap()[..4], b"\x7fELF", "a PVH vmlinux");
+    // Booted on microvm with the test initramfs: the marker, the console, an ACPI power-off.
+    e.volt.vms().unwrap().kernel_import(&built, "minimal", None, "").unwrap();
+    let v = e.volt.vms().unwrap();
+    let o = VmCreateOptions {
+        kernel: Some("minimal".into()),
+        initrd: Some(g.join("initrd.img")),
+        disk: Some(g.join("disk.qcow2")),
+        machine: Some("microvm".into()),
+        memory: Some("128M".into()),
+        ..Default::default()
+    };
+    v.create("tiny", &o).unwrap();
+    v.start("tiny").unwrap();
+    wait_for(&e, "tiny", READY, 1);
+    let out = v
+        .console_exchange("tiny", "cat /data/www/index.html; echo M-$((5+5))\n", Some("M-10"), Duration::from_secs(30))
+        .unwrap();
+    assert!(out.contains("served from the disk"), "virtio-blk over MMIO works: {out}");
+    let i = v.stop("tiny", Some(20)).unwrap();
+    assert_eq!(i.state.reason.as_deref(), Some("the guest powered off"));
+}
+
+#[test]
+fn server_kernel_from_debian_boots_with_volts_initramfs() {
+    if guest().is_none() {
+        return;
+    }
+    // `volt kernel build server`: Debian's cloud kernel fetched with apt-get download, unpacked
+    // with dpkg-deb -x (nothing in /boot), and an initramfs of its virtio modules and Volt's init.
+    let e = Env::new();
+    let out = e.cli(&["-o", "json", "kernel", "build", "server"]);
+    let k = json(&out);
+    assert!(k["source"].as_str().unwrap().contains("linux-image-"), "{k}");
+    assert_eq!(k["initrd"], true);
+    assert_eq!(code(&e.cli(&["kernel", "build", "server"])), 4, "built already");
+    let v = e.volt.vms().unwrap();
+    let o = VmCreateOptions { kernel: Some("server".into()), memory: Some("256M".into()), ..Default::default() };
+    v.create("srv", &o).unwrap();
+    v.start("srv").unwrap();
+    wait_for(&e, "srv", "shell on the console", 1);
+    let out =
+        v.console_exchange("srv", "ls /lib/modules; echo S-$((1+1))\n", Some("S-2"), Duration::from_secs(30)).unwrap();
+    assert!(out.contains("virtio_blk.ko"), "the virtio modules are in the initramfs: {out}");
+    let i = v.stop("srv", Some(20)).unwrap();
+    assert_eq!(i.state.reason.as_deref(), Some("the guest powered off"));
+}

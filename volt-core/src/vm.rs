@@ -216,6 +216,11 @@ fn snapshot_name(s: &str) -> Result<()> {
     }
 }
 
+/// The conflict for a VM that must be running (or paused) and is not.
+fn not_running(name: &str, status: Status) -> Error {
+    Error::Conflict(format!("{name} is {status}, not running"))
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T> {
     let b = fs::read(p).map_err(|e| Error::io("read", p, e))?;
     serde_json::from_slice(&b).map_err(|e| Error::Config { path: p.to_path_buf(), reason: e.to_string() })
@@ -241,13 +246,16 @@ fn hugepages_free_mib() -> u64 {
     get("HugePages_Free:") * get("Hugepagesize:") / 1024
 }
 
-/// Parse a CPU list like `0-1,3`.
+/// Parse a CPU list like `0-1,3`; `all` (or nothing) is the empty list, which unpins.
 ///
 /// # Errors
 /// Usage error for anything else.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>> {
-    let bad = || Error::InvalidArgument(format!("CPU list {s:?}: use numbers and ranges like 0-1,3"));
+    let bad = || Error::InvalidArgument(format!("CPU list {s:?}: use numbers and ranges like 0-1,3, or all"));
     let mut out = Vec::new();
+    if s.trim().is_empty() || s.trim() == "all" {
+        return Ok(out);
+    }
     for part in s.split(',') {
         let part = part.trim();
         let (a, b) = match part.split_once('-') {
@@ -354,6 +362,9 @@ impl Vms {
                 ))));
             }
         }
+        if opts.networks.is_empty() && !opts.ports.is_empty() {
+            return Err(Error::InvalidArgument("port forwards need a network (--network)".into()));
+        }
         if opts.image.is_some() && opts.disk.is_some() {
             return Err(Error::InvalidArgument("give --image or --disk, not both".into()));
         }
@@ -383,12 +394,14 @@ impl Vms {
         let tmp = self.paths.vms_dir().join(format!(".{name}.creating-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(tmp.join(SNAPSHOTS)).map_err(|e| Error::io("create", &tmp, e))?;
+        let mut imported: Option<String> = None;
         let r = (|| {
             let base = match (&opts.image, &opts.disk) {
                 (Some(img), _) => Some(self.base_from_image(img)?),
                 (_, Some(file)) => Some(self.base_from_file(file)?),
                 _ => None,
             };
+            imported = base.as_ref().map(|b| b.object.clone());
             let default_size = volt_vm::disk::parse_size(&self.settings.default_disk_size)?;
             let disk_path = tmp.join(DISK);
             let size = match &base {
@@ -441,6 +454,9 @@ impl Vms {
                     let _ = self.cas.delete_ref(&r);
                 }
                 let _ = fs::remove_dir_all(&tmp);
+                if let Some(o) = imported {
+                    self.drop_base_if_unused(&o);
+                }
                 return Err(e);
             }
         };
@@ -838,7 +854,7 @@ impl Vms {
         let t = Instant::now();
         while supervisor_alive(&dir) {
             if t.elapsed() > timeout {
-                return Err(Error::Timeout(format!("{name} did not stop within {} s", timeout.as_secs())));
+                return Err(Error::Timeout(format!("{name} did not stop within {:.1} s", timeout.as_secs_f64())));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -846,17 +862,17 @@ impl Vms {
     }
 
     /// Stop: the ACPI power button, up to `timeout` seconds (default `vms.stop_timeout`) for the
-    /// guest to power off, then `quit`.
+    /// guest to power off, then `quit`. A timeout of 0 quits QEMU at once.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] when it is not running or paused.
+    /// [`Error::Conflict`] when it is not running or paused.
     pub fn stop(&self, name: &str, timeout: Option<u64>) -> Result<VmInfo> {
         let r = (|| {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let info = self.info(c.clone())?;
             if !matches!(info.status, Status::Running | Status::Paused) {
-                return Err(Error::InvalidState { name: c.name.clone(), from: info.status, to: Status::Stopped });
+                return Err(not_running(&c.name, info.status));
             }
             let secs = timeout.unwrap_or(self.settings.stop_timeout);
             let dir = self.dir(&c.name);
@@ -872,16 +888,19 @@ impl Vms {
     /// Send `signal` to QEMU (SIGKILL by default at the CLI). The supervisor records the end.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] when it is not running.
+    /// [`Error::Conflict`] when it is not running.
     pub fn kill(&self, name: &str, signal: i32) -> Result<VmInfo> {
         let r = (|| {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let info = self.info(c.clone())?;
+            if !(1..=64).contains(&signal) {
+                return Err(Error::InvalidArgument(format!("signal {signal} is out of range (1-64)")));
+            }
             let Some(pid) =
                 info.state.qemu_pid.filter(|_| info.status == Status::Running || info.status == Status::Paused)
             else {
-                return Err(Error::InvalidState { name: c.name.clone(), from: info.status, to: Status::Failed });
+                return Err(not_running(&c.name, info.status));
             };
             // SAFETY: kill(2) on QEMU's pid while its supervisor (which reaps it) lives.
             if unsafe { libc::kill(pid as i32, signal) } != 0 {
@@ -918,12 +937,15 @@ impl Vms {
     /// Pause the vCPUs (QMP `stop`). The supervisor records `paused` from QEMU's STOP event.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] unless running.
+    /// [`Error::Conflict`] unless running.
     pub fn pause(&self, name: &str) -> Result<VmInfo> {
         let r = (|| {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
-            self.info(c.clone())?.status.transition(Status::Paused, &c.name)?;
+            let st = self.info(c.clone())?.status;
+            if st != Status::Running {
+                return Err(not_running(&c.name, st));
+            }
             self.ctl(&c.name)?.stop()?;
             self.wait_status(&c.name, Status::Paused)
         })();
@@ -934,14 +956,14 @@ impl Vms {
     /// Resume the vCPUs (QMP `cont`).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] unless paused.
+    /// [`Error::Conflict`] unless paused.
     pub fn resume(&self, name: &str) -> Result<VmInfo> {
         let r = (|| {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let st = self.info(c.clone())?.status;
             if st != Status::Paused {
-                return Err(Error::InvalidState { name: c.name.clone(), from: st, to: Status::Running });
+                return Err(Error::Conflict(format!("{} is {st}, not paused", c.name)));
             }
             self.ctl(&c.name)?.cont()?;
             self.wait_status(&c.name, Status::Running)
@@ -953,11 +975,11 @@ impl Vms {
     /// QEMU's own run state (`query-status`) of a running VM.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] when QEMU is not running; QMP errors.
+    /// [`Error::Conflict`] when QEMU is not running; QMP errors.
     pub fn query_status(&self, name: &str) -> Result<String> {
         let i = self.inspect(name)?;
         if !matches!(i.status, Status::Running | Status::Paused) {
-            return Err(Error::InvalidState { name: i.config.name, from: i.status, to: Status::Running });
+            return Err(not_running(&i.config.name, i.status));
         }
         Ok(self.ctl(&i.config.name)?.status()?.1)
     }
@@ -1061,11 +1083,11 @@ impl Vms {
     /// Connect to a running VM's serial console.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] when it is not running; the socket's error.
+    /// [`Error::Conflict`] when it is not running; the socket's error.
     pub fn console(&self, name: &str) -> Result<std::os::unix::net::UnixStream> {
         let i = self.inspect(name)?;
         if !matches!(i.status, Status::Running | Status::Paused) {
-            return Err(Error::InvalidState { name: i.config.name, from: i.status, to: Status::Running });
+            return Err(not_running(&i.config.name, i.status));
         }
         std::os::unix::net::UnixStream::connect(&i.console).map_err(|e| Error::io("connect", &i.console, e))
     }
@@ -1267,13 +1289,20 @@ impl Vms {
 
     // ---- kernels ------------------------------------------------------------------------------
 
-    /// Install a profile's kernel (`server`, `dev`, `desktop`, `rt` from Debian's packages).
+    /// Install a profile's kernel: `server`, `dev`, `desktop`, `rt` from Debian's kernel packages;
+    /// `minimal` compiled from Debian's kernel source (a few minutes; the tree stays in the cache
+    /// directory, so rebuilding is quick).
     ///
     /// # Errors
     /// Already exists; dependency and tool errors.
     pub fn kernel_build(&self, profile: &str) -> Result<KernelInfo> {
         let work = self.paths.cache_dir().join("kernels");
-        let r = self.kernels().build_debian(profile, &work).map_err(Error::from);
+        let r = if profile == "minimal" {
+            let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            self.kernels().build_minimal(&work, jobs).map_err(Error::from)
+        } else {
+            self.kernels().build_debian(profile, &work).map_err(Error::from)
+        };
         self.audit.outcome("kernel.build", profile, &r);
         r
     }
@@ -1286,6 +1315,14 @@ impl Vms {
         let r = self.kernels().import(file, name, initrd, cmdline).map_err(Error::from);
         self.audit.outcome("kernel.import", name, &r);
         r
+    }
+
+    /// Installed kernels, by name.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn kernel_list(&self) -> Result<Vec<KernelInfo>> {
+        self.kernels().list().map_err(Error::from)
     }
 
     /// Remove a kernel no VM uses.
@@ -1465,7 +1502,8 @@ mod tests {
     fn cpu_lists() {
         assert_eq!(parse_cpu_list("0-1").unwrap(), [0, 1]);
         assert_eq!(parse_cpu_list("3,0-1,1").unwrap(), [0, 1, 3]);
-        for bad in ["", "a", "2-1", "0-5000", "1,,2"] {
+        assert!(parse_cpu_list("all").unwrap().is_empty());
+        for bad in ["a", "2-1", "0-5000", "1,,2"] {
             assert!(parse_cpu_list(bad).is_err(), "{bad}");
         }
     }

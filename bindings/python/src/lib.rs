@@ -4,7 +4,7 @@
 //! attribute) wraps [`volt_core::image::Images`], `containers::Containers` (its `containers`
 //! attribute) [`volt_core::container::Containers`] with `containers::Volumes` as its `volumes`,
 //! `networks::Networks` (its `networks` attribute) [`volt_core::network::Networks`],
-//! and `registry::RegistryServer` a running
+//! `vms::Vms` (its `vms` attribute) [`volt_core::vm::Vms`], and `registry::RegistryServer` a running
 //! [`volt_registry`] server with its own tokio runtime. Every call that touches the disk or the
 //! network releases the GIL (async SDK calls run on the module's single tokio runtime); results
 //! cross into Python as the core's serde structs turned into plain dicts (see `convert.rs`);
@@ -19,6 +19,7 @@ mod networks;
 mod progress;
 mod registry;
 mod store;
+mod vms;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -73,6 +74,7 @@ fn _volt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<containers::Containers>()?;
     m.add_class::<containers::Volumes>()?;
     m.add_class::<networks::Networks>()?;
+    m.add_class::<vms::Vms>()?;
     m.add_class::<registry::RegistryServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -14,6 +14,7 @@ use crate::error::{self, IntoPyResult};
 use crate::images::Images;
 use crate::networks::Networks;
 use crate::registry::{self, RegistryServer};
+use crate::vms::Vms;
 
 /// A Volt store.
 ///
@@ -28,6 +29,7 @@ pub(crate) struct Store {
     images: Py<Images>,
     containers: Py<Containers>,
     networks: Py<Networks>,
+    vms: Py<Vms>,
 }
 
 fn ref_name(name: &str) -> PyResult<RefName> {
@@ -69,8 +71,9 @@ impl Store {
         let images = Py::new(py, Images::new(volt.images().py_err()?.clone()))?;
         let root = volt.paths().root.display().to_string();
         let containers = Py::new(py, Containers::new(py, volt.containers().py_err()?, root.clone())?)?;
-        let networks = Py::new(py, Networks::new(volt.networks(), root))?;
-        Ok(Store { volt, images, containers, networks })
+        let networks = Py::new(py, Networks::new(volt.networks(), root.clone()))?;
+        let vms = Py::new(py, Vms::new(volt.vms().py_err()?, root))?;
+        Ok(Store { volt, images, containers, networks, vms })
     }
 
     /// The store's images (`volt.Images`).
@@ -89,6 +92,12 @@ impl Store {
     #[getter]
     fn networks(&self, py: Python<'_>) -> Py<Networks> {
         self.networks.clone_ref(py)
+    }
+
+    /// The VMs and guest kernels of this installation (`volt.Vms`).
+    #[getter]
+    fn vms(&self, py: Python<'_>) -> Py<Vms> {
+        self.vms.clone_ref(py)
     }
 
     /// The store directory (`<root>/var/lib/volt/cas`).

@@ -29,6 +29,14 @@ and on networks of their own (:attr:`Store.networks`, as root)::
     info = store.containers.create("web", "demo:v1", networks=["front"], ports=["8080:80"])
     print(info["endpoints"][0]["address"])          # 10.89.0.2
 
+VMs boot a kernel on a qcow2 disk kept in the store (:attr:`Store.vms`, as root, with QEMU)::
+
+    store.vms.kernel_import("/srv/vmlinuz", "k1", initrd="/srv/initrd.img")
+    store.vms.create("vm1", disk="/srv/debian.qcow2", kernel="k1", memory="1G")
+    store.vms.start("vm1")
+    print(store.vms.console_exchange("vm1", "uname -r\\n", timeout=2.0))   # its output in 2 s
+    store.vms.stop("vm1")
+
 Errors are :class:`VoltError` subclasses, one per Volt error kind, which also derive from the
 matching builtin (:class:`NotFoundError` is a :class:`FileNotFoundError`). Result shapes are
 described in :mod:`volt.types`.
@@ -52,7 +60,7 @@ from ._errors import (
     VoltPermissionError,
     VoltTimeoutError,
 )
-from ._volt import Containers, Images, Networks, RegistryServer, Store, Volumes, __version__
+from ._volt import Containers, Images, Networks, RegistryServer, Store, Vms, Volumes, __version__
 
 # Listed out (not built from _errors.__all__) because type checkers and mypy.stubtest only read
 # a literal __all__.
@@ -63,6 +71,7 @@ __all__ = [
     "Containers",
     "Volumes",
     "Networks",
+    "Vms",
     "RegistryServer",
     "types",
     "VoltError",

@@ -19,6 +19,7 @@ from volt.types import (
     GcReport,
     ImageRecord,
     ImageSummary,
+    KernelInfo,
     MemoryArg,
     NetworkInfo,
     ObjectInfo,
@@ -28,14 +29,17 @@ from volt.types import (
     RefEntry,
     RestartPolicy,
     RootfsMount,
+    SnapshotInfo,
     Status,
     StrPath,
     TopEntry,
     VerifyReport,
+    VmInfo,
+    VmMachine,
     Volume,
 )
 
-__all__ = ["Store", "Images", "Containers", "Volumes", "Networks", "RegistryServer", "__version__"]
+__all__ = ["Store", "Images", "Containers", "Volumes", "Networks", "Vms", "RegistryServer", "__version__"]
 
 __version__: str
 
@@ -63,6 +67,9 @@ class Store:
     @property
     def networks(self) -> Networks:
         """The networks of this installation."""
+    @property
+    def vms(self) -> Vms:
+        """The VMs and guest kernels of this installation."""
     def put_file(self, path: StrPath, ref: str | None = None, also: Sequence[AliasAlgorithm] = ()) -> PutOutcome:
         """Store a file; ``ref`` names it, ``also`` records SHA-2 aliases."""
     def put_bytes(
@@ -301,6 +308,80 @@ class Networks:
         """The allowances."""
     def sync_rules(self) -> None:
         """Re-apply nftables table ``ip volt`` from the stored state."""
+
+@final
+class Vms:
+    """The VMs (Voltvisor) and guest kernels of one installation (:attr:`Store.vms`).
+
+    A VM is a QEMU guest with a qcow2 overlay on a base disk kept in the store, a kernel booted
+    directly and a ``volt-supervisor`` process (found like the container supervisor) that starts
+    QEMU and records its state. Running VMs needs root, ``qemu-system-x86_64`` and ``qemu-img``.
+    Every method releases the GIL while it works and raises a :class:`volt.VoltError` subclass on
+    failure.
+    """
+
+    def create(
+        self,
+        name: str,
+        *,
+        image: str | None = None,
+        disk: StrPath | None = None,
+        kernel: str | None = None,
+        initrd: StrPath | None = None,
+        cmdline: str | None = None,
+        cpus: int | None = None,
+        memory: MemoryArg | None = None,
+        disk_size: str | None = None,
+        networks: Sequence[str] | None = None,
+        ports: Sequence[str] | None = None,
+        machine: VmMachine | None = None,
+        hugepages: bool | None = None,
+    ) -> VmInfo:
+        """Create a stopped VM on ``image``'s or ``disk``'s qcow2 (a blank disk without either)."""
+    def start(self, name: str) -> VmInfo:
+        """Start a stopped or failed VM; returns once QEMU answers (the guest is still booting)."""
+    def stop(self, name: str, timeout: int | None = None) -> VmInfo:
+        """ACPI power button, up to ``timeout`` seconds for the guest to power off, then quit QEMU."""
+    def kill(self, name: str, signal: int = 9) -> VmInfo:
+        """Send ``signal`` to the VM's QEMU."""
+    def pause(self, name: str) -> VmInfo:
+        """Pause the vCPUs."""
+    def resume(self, name: str) -> VmInfo:
+        """Resume a paused VM."""
+    def restart(self, name: str, timeout: int | None = None) -> VmInfo:
+        """Stop if running, then start."""
+    def delete(self, name: str, force: bool = False) -> None:
+        """Delete a VM (``force``: kill a running one first)."""
+    def list(self) -> builtins.list[VmInfo]:
+        """All VMs, sorted by name."""
+    def inspect(self, name: str) -> VmInfo:
+        """The VM's record with its live state."""
+    def logs(self, name: str, tail: int | None = None) -> str:
+        """The serial console log, its last ``tail`` lines or all of it."""
+    def query_status(self, name: str) -> str:
+        """QEMU's own run state of a running VM (``"running"``, ``"paused"``, …)."""
+    def console_exchange(self, name: str, input: str, until: str | None = None, timeout: float = 10.0) -> str:
+        """Write ``input`` to the serial console and collect the output until ``until`` appears."""
+    def snapshot_create(self, name: str, snapshot: str) -> SnapshotInfo:
+        """Snapshot the VM's disk (a running VM is paused for the copy)."""
+    def snapshot_list(self, name: str) -> builtins.list[SnapshotInfo]:
+        """The VM's snapshots, oldest first."""
+    def snapshot_restore(self, name: str, snapshot: str) -> None:
+        """Put a stopped VM's disk back to ``snapshot``."""
+    def snapshot_delete(self, name: str, snapshot: str) -> None:
+        """Delete a snapshot."""
+    def pin_cpus(self, name: str, cpus: str) -> VmInfo:
+        """Pin the vCPUs to host CPUs ``cpus`` (``"0-1,3"``; ``"all"`` or ``""`` unpins)."""
+    def kernels(self) -> builtins.list[KernelInfo]:
+        """Installed guest kernels, sorted by name."""
+    def kernel_import(
+        self, file: StrPath, name: str, *, initrd: StrPath | None = None, cmdline: str | None = None
+    ) -> KernelInfo:
+        """Import a kernel image (bzImage) as ``name``."""
+    def kernel_remove(self, name: str) -> None:
+        """Remove a kernel no VM uses."""
+    def kernel_build(self, profile: str) -> KernelInfo:
+        """Install a profile's kernel from Debian's packages."""
 
 @final
 class RegistryServer:

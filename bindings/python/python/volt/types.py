@@ -1,5 +1,5 @@
 """Shapes of the values :class:`volt.Store`, :class:`volt.Images`, :class:`volt.Containers`,
-:class:`volt.Volumes` and :class:`volt.Networks` return, for type checkers.
+:class:`volt.Volumes`, :class:`volt.Networks` and :class:`volt.Vms` return, for type checkers.
 
 Every report is a plain ``dict`` whose keys are the field names of the Rust struct it comes from
 (``volt_cas::BuildReport``, ``volt_core::image::ImageRecord`` and so on). Object ids are
@@ -58,6 +58,18 @@ __all__ = [
     "NetworkEndpoint",
     "NetworkInfo",
     "FirewallRule",
+    "VmStatus",
+    "VmMachine",
+    "VmAccel",
+    "BaseDisk",
+    "VmConfig",
+    "VcpuThread",
+    "VmState",
+    "VmEndpoint",
+    "VcpuInfo",
+    "SnapshotInfo",
+    "VmInfo",
+    "KernelInfo",
 ]
 
 #: A filesystem path argument.
@@ -89,6 +101,12 @@ PortProtocol = Union[Literal["tcp"], Literal["udp"]]
 Backend = Union[Literal["systemd"], Literal["direct"]]
 #: A memory limit argument: bytes, or a size such as ``"512M"`` or ``"1G"`` (at least 1 MiB).
 MemoryArg = Union[int, str]
+#: Where a VM is in its life (``"paused"``: QEMU runs, its vCPUs are stopped).
+VmStatus = Union[Literal["stopped"], Literal["running"], Literal["paused"], Literal["failed"]]
+#: QEMU machine type of a VM.
+VmMachine = Union[Literal["microvm"], Literal["q35"]]
+#: The accelerator a VM runs under: KVM, or QEMU's emulation (TCG).
+VmAccel = Union[Literal["kvm"], Literal["tcg"]]
 
 
 class PutOutcome(TypedDict):
@@ -495,3 +513,148 @@ class NetworkInfo(TypedDict):
 #: and ``to`` are each a network or a workload; ``port`` is ``"80/tcp"``, or ``None`` for every
 #: port. Spelled as a call because ``from`` is a Python keyword: read it as ``rule["from"]``.
 FirewallRule = TypedDict("FirewallRule", {"from": str, "to": str, "port": Optional[str]})
+
+
+# --- VMs -----------------------------------------------------------------------------------------
+
+
+class BaseDisk(TypedDict):
+    """Where a VM's base disk came from (``volt_core::vm::BaseDisk``)."""
+
+    #: The store object holding the qcow2 base: its BLAKE3 id as 64 bare hex digits (no
+    #: ``blake3:`` prefix, unlike the ids of store reports).
+    object: str
+    #: ``"image NAME"`` or ``"file PATH"``.
+    source: str
+    #: Virtual size of the base in bytes.
+    size: int
+
+
+class VmConfig(TypedDict):
+    """A VM's configuration, ``config.json`` (``volt_core::vm::VmConfig``)."""
+
+    name: str
+    machine: VmMachine
+    cpus: int
+    memory_mib: int
+    #: Kernel (profile or name).
+    kernel: str
+    #: An initramfs overriding the kernel's own.
+    initrd: Optional[str]
+    #: Extra kernel arguments ("" for none).
+    cmdline: str
+    #: The base disk, if the VM's disk is an overlay on one.
+    base: Optional[BaseDisk]
+    #: Size of the VM's disk in bytes.
+    disk_size: int
+    networks: List[str]
+    #: Port forwards to its address on the first network.
+    ports: List[PortMap]
+    hugepages: bool
+    #: Host CPUs its vCPUs are pinned to at every start (empty: not pinned).
+    cpu_pin: List[int]
+    #: RFC 3339.
+    created: str
+
+
+class VcpuThread(TypedDict):
+    """A vCPU of the current run: QEMU's index and the host thread (``volt_vm::qmp::VcpuThread``)."""
+
+    cpu: int
+    thread: int
+
+
+class VmState(TypedDict):
+    """The supervisor's record, ``state.json`` (``volt_vm::supervisor::VmState``); times are
+    RFC 3339."""
+
+    status: VmStatus
+    supervisor_pid: Optional[int]
+    qemu_pid: Optional[int]
+    started: Optional[str]
+    finished: Optional[str]
+    #: How it ended, in words (``"the guest powered off"``, ``"qemu killed by SIGKILL"``).
+    reason: Optional[str]
+    #: Exit code in the shell's convention (128+N for signal N).
+    exit_code: Optional[int]
+    #: The accelerator of the current or last run, and why.
+    accel: Optional[VmAccel]
+    accel_reason: Optional[str]
+    vcpus: List[VcpuThread]
+    #: Host CPUs the vCPUs are pinned to in this run.
+    pinned: List[int]
+    qemu_version: Optional[str]
+
+
+class VmEndpoint(TypedDict):
+    """A VM's place on one network (``volt_core::vm::VmEndpoint``)."""
+
+    network: str
+    #: The guest's address (``None``: none reserved).
+    address: Optional[str]
+    #: The TAP device on the host.
+    tap: str
+    mac: str
+
+
+class VcpuInfo(TypedDict):
+    """A vCPU thread of a running VM and the host CPUs it may run on now
+    (``volt_core::vm::VcpuInfo``)."""
+
+    cpu: int
+    thread: int
+    affinity: List[int]
+
+
+class SnapshotInfo(TypedDict):
+    """A snapshot of a VM's disk (``volt_core::vm::SnapshotInfo``)."""
+
+    name: str
+    #: RFC 3339.
+    created: str
+    #: Bytes on the host.
+    size: int
+    #: Whether the VM was running (paused for the copy) when it was taken.
+    live: bool
+
+
+class VmInfo(TypedDict):
+    """A VM (``volt_core::vm::VmInfo``)."""
+
+    config: VmConfig
+    #: Its status, the same as ``state["status"]`` once a lost supervisor is accounted for.
+    status: VmStatus
+    state: VmState
+    #: One per network in ``config["networks"]``.
+    endpoints: List[VmEndpoint]
+    #: vCPU threads and their affinity (running VMs).
+    vcpus: List[VcpuInfo]
+    #: The VM's disk file (a qcow2 overlay).
+    disk: str
+    snapshots: List[SnapshotInfo]
+    #: The generated systemd unit file.
+    unit: str
+    #: The serial console socket.
+    console: str
+    #: The serial log (what :meth:`volt.Vms.logs` reads).
+    serial_log: str
+
+
+class KernelInfo(TypedDict):
+    """A guest kernel (``volt_vm::kernel::KernelInfo``)."""
+
+    #: Its name (a profile's name for profile kernels).
+    name: str
+    #: The profile it serves, if it is a profile kernel.
+    profile: Optional[str]
+    version: Optional[str]
+    #: Where it came from (a Debian package, an imported file).
+    source: str
+    #: Size of the kernel image in bytes.
+    size: int
+    #: Whether it has an initramfs.
+    initrd: bool
+    #: RFC 3339.
+    added: str
+    #: Extra kernel arguments it wants ("" for none).
+    cmdline: str
