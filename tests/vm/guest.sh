@@ -2,7 +2,7 @@
 # Build (once) the small guest that the VM tests and benchmarks boot: Debian's cloud kernel
 # (linux-image-cloud-amd64, unpacked with dpkg-deb -x, never installed into /boot), a busybox
 # initramfs with the virtio modules, and an ext4 data disk as qcow2. Cached under
-# /var/cache/volt-tests/guest (about 10 s the first time); prints the directory.
+# /var/cache/volt-tests/guest-N (about 10 s the first time); prints the directory.
 #
 # The guest's init prints VOLT-GUEST-READY on the serial console, configures eth0 from the
 # kernel's `ip=` argument, mounts /dev/vda at /data when there is one, serves /data/www (or a
@@ -10,7 +10,8 @@
 # (printing VOLT-GUEST-POWERDOWN), and then runs a shell on the console.
 set -euo pipefail
 cache=${VOLT_TEST_CACHE:-/var/cache/volt-tests}
-dir=$cache/guest
+# Bump the suffix when the guest changes (the cache is kept across runs).
+dir=$cache/guest-2
 if [ -f "$dir/.volt-complete" ]; then
     echo "$dir"
     exit 0
@@ -81,8 +82,13 @@ for d in /sys/class/input/event*; do
     grep -q "Power Button" "$d/device/name" 2>/dev/null || continue
     (head -c 1 "/dev/input/${d##*/}" >/dev/null; echo VOLT-GUEST-POWERDOWN; sync; umount /data 2>/dev/null; poweroff -f) &
 done
-echo VOLT-GUEST-READY
-while true; do setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'; done
+# The marker is printed once the console is open for the shell, so input sent on seeing it is
+# buffered by the tty, not lost.
+ready=VOLT-GUEST-READY
+while true; do
+    setsid sh -c "exec </dev/ttyS0 >/dev/ttyS0 2>&1; echo $ready; exec sh"
+    ready=
+done
 INIT
 chmod +x $r/init
 (cd $r && find . | cpio -o -H newc --quiet | gzip -1) >initrd.img

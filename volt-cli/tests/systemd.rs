@@ -326,3 +326,84 @@ fn systemd_units_join_networks() {
     assert_eq!(links(), ["lo"], "links left behind");
     drop(booted);
 }
+
+/// VMs as systemd units: `volt-vm@NAME.service` is linked and started over D-Bus; its ExecStart
+/// is the VM supervisor (`volt-supervisor vm-run run.json`), which runs QEMU inside the booted
+/// system (the root has QEMU from bookworm-backports; no /dev/kvm there, so TCG). The guest's
+/// marker appears, QMP pause/resume work from here, a stop through systemd powers the guest off,
+/// a kill reaches QEMU through the supervisor (recorded with the signal), delete unlinks the unit.
+#[test]
+fn systemd_runs_vms_as_units() {
+    let Some(root) = debian_root() else { return };
+    let Some(guest) = common::guest() else { return };
+    assert!(root.join(".volt-qemu").exists(), "the Debian root lacks QEMU: run tests/systemd/debian-root.sh");
+    let shared = tempfile::Builder::new().prefix("volt-sdvm-").tempdir_in("/var/tmp").unwrap();
+    // The supervisor binary and the guest's files at paths that are the same on both sides.
+    let bin = shared.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(common::SUPERVISOR, bin.join("volt-supervisor")).unwrap();
+    let g = shared.path().join("guest");
+    fs::create_dir_all(&g).unwrap();
+    for f in ["vmlinuz", "initrd.img", "disk.qcow2"] {
+        fs::copy(guest.join(f), g.join(f)).unwrap();
+    }
+    let booted = Booted::boot(&root, shared.path(), &format!("volt-sdvm-{}", std::process::id()));
+    let mut config = Config::default().relocate(shared.path().join("root"));
+    config.containers.supervisor = SupervisorMode::Systemd;
+    config.containers.systemd_bus = Some(booted.address());
+    config.containers.supervisor_binary = Some(bin.join("volt-supervisor"));
+    config.vms.kvm_probe_timeout_ms = 3000;
+    let volt = Volt::open(config).unwrap();
+    let v = volt.vms().unwrap();
+    assert_eq!(v.backend(), volt_core::container::Backend::Systemd);
+    struct Cleanup(volt_core::vm::Vms);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for i in self.0.list().unwrap_or_default() {
+                let _ = self.0.delete(&i.config.name, true);
+            }
+        }
+    }
+    let _cleanup = Cleanup(v.clone());
+    let sd = Systemd::connect(Some(&booted.address())).unwrap();
+    v.kernel_import(&g.join("vmlinuz"), "testk", Some(&g.join("initrd.img")), "").unwrap();
+    let o = volt_core::vm::VmCreateOptions {
+        kernel: Some("testk".into()),
+        disk: Some(g.join("disk.qcow2")),
+        memory: Some("256M".into()),
+        ..Default::default()
+    };
+    v.create("sdvm", &o).unwrap();
+    let unit = "volt-vm@sdvm.service";
+    let info = v.start("sdvm").unwrap();
+    assert_eq!(info.status, Status::Running, "{:?}", info.state);
+    let u = sd.status(unit).unwrap();
+    assert_eq!(u.active_state, "active");
+    assert!(u.main_pid > 0);
+    assert!(fs::read_to_string(&info.unit).unwrap().contains("vm-run"));
+    let end = Instant::now() + Duration::from_secs(90);
+    while !v.logs("sdvm", None).unwrap().contains("VOLT-GUEST-READY") {
+        assert!(Instant::now() < end, "no marker: {}", v.logs("sdvm", Some(20)).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(v.start("sdvm").unwrap_err().kind(), volt_core::ErrorKind::Conflict);
+    v.pause("sdvm").unwrap();
+    assert_eq!(v.query_status("sdvm").unwrap(), "paused");
+    v.resume("sdvm").unwrap();
+    assert_eq!(v.query_status("sdvm").unwrap(), "running");
+    // Stop through systemd: SIGTERM to the supervisor, which presses the power button.
+    let info = v.stop("sdvm", Some(20)).unwrap();
+    assert_eq!(info.status, Status::Stopped, "{:?}", info.state);
+    assert_eq!(info.state.reason.as_deref(), Some("the guest powered off"));
+    assert_ne!(sd.status(unit).unwrap().active_state, "active");
+    // A kill goes to QEMU through the supervisor (SIGUSR1 to the unit's main process).
+    v.start("sdvm").unwrap();
+    let info = v.kill("sdvm", libc::SIGKILL).unwrap();
+    assert_eq!(info.status, Status::Failed, "{:?}", info.state);
+    assert_eq!(info.state.reason.as_deref(), Some("qemu killed by SIGKILL"));
+    // delete unlinks the unit.
+    v.delete("sdvm", false).unwrap();
+    assert!(!info.unit.exists());
+    assert_eq!(sd.status(unit).unwrap().active_state, "inactive");
+    drop(booted);
+}

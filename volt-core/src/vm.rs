@@ -25,6 +25,8 @@ use volt_vm::supervisor::{self as vsup, VmState, VmStatus};
 use crate::audit::AuditLog;
 use crate::config::{ContainerSettings, VmSettings};
 use crate::container::supervisor::{spawn_detached, supervisor_alive, take_run_lock};
+use crate::container::systemd::Systemd;
+use crate::container::Backend;
 use crate::container::{parse_memory, ContainerName};
 use crate::error::{Error, Result};
 use crate::image::{ImageName, Images};
@@ -177,6 +179,7 @@ pub struct VmInfo {
 /// The VM runtime.
 #[derive(Clone)]
 pub struct Vms {
+    backend: Backend,
     paths: Paths,
     settings: VmSettings,
     containers: ContainerSettings,
@@ -286,7 +289,23 @@ impl Vms {
         cas: Arc<Cas>,
         audit: AuditLog,
     ) -> Self {
-        Vms { paths, settings, containers, networks, images, cas, audit }
+        let backend = crate::container::runtime::choose_backend(&containers);
+        Vms { backend, paths, settings, containers, networks, images, cas, audit }
+    }
+
+    /// The supervisor in use: systemd units (`volt-vm@NAME.service`, started over D-Bus, whose
+    /// ExecStart is the VM supervisor) or Volt's own detached supervisor. Chosen like the
+    /// containers' (`containers.supervisor`).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn systemd(&self) -> Result<Systemd> {
+        Systemd::connect(self.containers.systemd_bus.as_deref())
+    }
+
+    fn unit_name(name: &str) -> String {
+        format!("volt-vm@{name}.service")
     }
 
     /// The kernels.
@@ -745,6 +764,11 @@ impl Vms {
         let dir = self.dir(&c.name);
         let cur = self.info(c.clone())?;
         cur.status.transition(Status::Running, &c.name)?;
+        if cur.state.status.is_active() {
+            // The record of a supervisor that is gone (what `info` reported as supervisor lost)
+            // is written down, so that nothing mistakes it for the new run.
+            vsup::write_state(&dir, &cur.state).map_err(Error::from)?;
+        }
         let kernels = self.kernels();
         let k: KernelInfo = kernels.resolve(&c.kernel)?;
         let (kernel, kinitrd) = kernels.files(&k.name);
@@ -802,6 +826,10 @@ impl Vms {
         // The same arguments, for the unit (`volt-supervisor vm-run run.json` under systemd).
         let json = serde_json::to_string(&args).expect("serialises");
         crate::fsutil::write_atomic(&dir.join(RUN_ARGS), json.as_bytes())?;
+        if self.backend == Backend::Systemd {
+            self.start_unit(&c, &dir)?;
+            return self.info(c);
+        }
         let log = dir.join("supervisor.log");
         let lock = take_run_lock(&dir)?.ok_or_else(|| Error::Conflict(format!("{} is running already", c.name)))?;
         let msg = spawn_detached(&binary, &["vm".into(), json], &log, Some(&lock))?;
@@ -834,6 +862,40 @@ impl Vms {
         rustix::mount::mount("hugetlbfs", &p, "hugetlbfs", rustix::mount::MountFlags::empty(), None)
             .map_err(|e| Error::io("mount hugetlbfs", &p, e.into()))?;
         Ok(p)
+    }
+
+    /// Start `volt-vm@NAME.service` over D-Bus (its ExecStart runs the supervisor on the
+    /// run.json just written) and wait until the supervisor records the VM running, or the unit
+    /// ends.
+    fn start_unit(&self, c: &VmConfig, dir: &Path) -> Result<()> {
+        self.write_unit(c)?;
+        let sd = self.systemd()?;
+        let unit = Self::unit_name(&c.name);
+        sd.install(&self.unit_path(&c.name))?;
+        sd.start(&unit, Duration::from_secs(30))?;
+        let t = Instant::now();
+        loop {
+            let alive = supervisor_alive(dir);
+            let st = vsup::read_state(dir).map_err(Error::from)?;
+            if alive && st.status == VmStatus::Running {
+                return Ok(());
+            }
+            let u = sd.status(&unit)?;
+            if !alive
+                && matches!(u.active_state.as_str(), "inactive" | "failed")
+                && t.elapsed() > Duration::from_millis(200)
+            {
+                let why = st
+                    .reason
+                    .filter(|_| st.status == VmStatus::Failed)
+                    .unwrap_or_else(|| format!("{unit} ended ({})", u.result));
+                return Err(Error::Workload { name: c.name.clone(), reason: why });
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                return Err(Error::Timeout(format!("{unit}: QEMU did not come up within 60 s")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn signal_supervisor(&self, st: &VmState, sig: i32) -> Result<()> {
@@ -878,7 +940,11 @@ impl Vms {
             let dir = self.dir(&c.name);
             fs::write(dir.join(vsup::STOP_REQUEST), secs.to_string())
                 .map_err(|e| Error::io("write", dir.join(vsup::STOP_REQUEST), e))?;
-            self.signal_supervisor(&info.state, libc::SIGTERM)?;
+            if self.backend == Backend::Systemd {
+                self.systemd()?.stop(&Self::unit_name(&c.name), Duration::from_secs(secs + 15))?;
+            } else {
+                self.signal_supervisor(&info.state, libc::SIGTERM)?;
+            }
             self.wait_ended(&c.name, Duration::from_secs(secs + 15))
         })();
         self.audit.outcome("vm.stop", name, &r);
@@ -897,14 +963,17 @@ impl Vms {
             if !(1..=64).contains(&signal) {
                 return Err(Error::InvalidArgument(format!("signal {signal} is out of range (1-64)")));
             }
-            let Some(pid) =
-                info.state.qemu_pid.filter(|_| info.status == Status::Running || info.status == Status::Paused)
-            else {
+            if !matches!(info.status, Status::Running | Status::Paused) {
                 return Err(not_running(&c.name, info.status));
-            };
-            // SAFETY: kill(2) on QEMU's pid while its supervisor (which reaps it) lives.
-            if unsafe { libc::kill(pid as i32, signal) } != 0 {
-                return Err(Error::io("signal", format!("qemu {pid}"), std::io::Error::last_os_error()));
+            }
+            // The supervisor signals its own child: it knows QEMU's pid in its namespace and
+            // reaps it, so the end is recorded with the signal.
+            let dir = self.dir(&c.name);
+            crate::fsutil::write_atomic(&dir.join(vsup::KILL_REQUEST), signal.to_string().as_bytes())?;
+            if self.backend == Backend::Systemd {
+                self.systemd()?.kill(&Self::unit_name(&c.name), libc::SIGUSR1)?;
+            } else {
+                self.signal_supervisor(&info.state, libc::SIGUSR1)?;
             }
             if signal == libc::SIGKILL || signal == libc::SIGTERM {
                 return self.wait_ended(&c.name, Duration::from_secs(15));
@@ -1025,6 +1094,11 @@ impl Vms {
             match self.cas.delete_ref(&self.base_ref(&c.name)?) {
                 Ok(()) | Err(volt_cas::Error::RefNotFound(_)) => {}
                 Err(e) => return Err(e.into()),
+            }
+            if self.backend == Backend::Systemd {
+                if let Ok(sd) = self.systemd() {
+                    let _ = sd.uninstall(&Self::unit_name(&c.name));
+                }
             }
             let _ = fs::remove_file(self.unit_path(&c.name));
             fs::remove_dir_all(&gone).map_err(|e| Error::io("remove", &gone, e))?;

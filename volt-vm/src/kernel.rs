@@ -76,8 +76,12 @@ for d in /sys/class/input/event*; do
     grep -q "Power Button" "$d/device/name" 2>/dev/null || continue
     (head -c 1 "/dev/input/${d##*/}" >/dev/null; sync; poweroff -f) &
 done
-echo "volt-init: no system on $root; shell on the console"
-while true; do setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'; done
+# The message comes once the console is open for the shell (input sent on seeing it is kept).
+msg="volt-init: no system on $root; shell on the console"
+while true; do
+    setsid sh -c "exec </dev/ttyS0 >/dev/ttyS0 2>&1; echo '$msg'; exec sh"
+    msg=
+done
 "#;
 
 /// Modules the initramfs loads, in order (dependencies first).

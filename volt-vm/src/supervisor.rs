@@ -26,6 +26,10 @@ pub const STATE_FILE: &str = "state.json";
 pub const STOP_REQUEST: &str = "stop.request";
 /// QEMU's own output (errors at start).
 pub const QEMU_LOG: &str = "qemu.log";
+/// Request file a client writes before SIGUSR1 to the supervisor: a signal number for QEMU.
+/// (The supervisor signals its child, so no client needs QEMU's pid, which under a containerised
+/// systemd is not even in the client's pid namespace.)
+pub const KILL_REQUEST: &str = "kill.request";
 
 /// Where a VM is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -142,9 +146,14 @@ pub struct SupervisorArgs {
 }
 
 static TERM: AtomicBool = AtomicBool::new(false);
+static KILL: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: libc::c_int) {
     TERM.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_kill_request(_: libc::c_int) {
+    KILL.store(true, Ordering::SeqCst);
 }
 
 fn report(fd: Option<i32>, msg: &str) {
@@ -244,6 +253,7 @@ pub fn run(args: SupervisorArgs) -> i32 {
     unsafe {
         libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGUSR1, on_kill_request as *const () as libc::sighandler_t);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
@@ -350,6 +360,14 @@ pub fn run(args: SupervisorArgs) -> i32 {
     let exit = loop {
         if let Ok(Some(st)) = child.try_wait() {
             break st;
+        }
+        if KILL.swap(false, Ordering::SeqCst) {
+            let sig = fs::read_to_string(dir.join(KILL_REQUEST)).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            let _ = fs::remove_file(dir.join(KILL_REQUEST));
+            if let Some(sig) = sig.filter(|s| (1..=64).contains(s)) {
+                // SAFETY: kill(2) on our own child, which we have not reaped yet.
+                unsafe { libc::kill(qemu_pid as i32, sig) };
+            }
         }
         if TERM.swap(false, Ordering::SeqCst) && stop.is_none() {
             let secs = fs::read_to_string(dir.join(STOP_REQUEST))

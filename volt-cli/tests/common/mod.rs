@@ -166,7 +166,7 @@ pub fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 /// The test guest (tests/vm/guest.sh: Debian's cloud kernel, a busybox initramfs, an ext4 data
-/// disk), built once into /var/cache/volt-tests/guest. None (with the reason printed) where QEMU
+/// disk), built once into /var/cache/volt-tests/guest-N. None (with the reason printed) where QEMU
 /// cannot run here; in CI that is a failure.
 pub fn guest() -> Option<PathBuf> {
     let why = if !rustix::process::geteuid().is_root() {

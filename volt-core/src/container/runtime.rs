@@ -93,16 +93,21 @@ fn pidfd(pid: u32) -> Option<File> {
     super::supervisor::pidfd(pid).ok()
 }
 
+/// The supervisor for `settings`: as configured, or in `auto` mode systemd when it is PID 1.
+pub(crate) fn choose_backend(settings: &ContainerSettings) -> Backend {
+    match settings.supervisor {
+        SupervisorMode::Systemd => Backend::Systemd,
+        SupervisorMode::Direct => Backend::Direct,
+        SupervisorMode::Auto if Path::new("/run/systemd/system").is_dir() => Backend::Systemd,
+        SupervisorMode::Auto => Backend::Direct,
+    }
+}
+
 impl Containers {
     /// Containers under `paths`, from `images`; the supervisor is chosen from `settings` (and,
     /// in `auto` mode, from whether systemd is PID 1) and logged.
     pub fn new(paths: Paths, images: Images, settings: ContainerSettings, audit: AuditLog) -> Self {
-        let backend = match settings.supervisor {
-            SupervisorMode::Systemd => Backend::Systemd,
-            SupervisorMode::Direct => Backend::Direct,
-            SupervisorMode::Auto if Path::new("/run/systemd/system").is_dir() => Backend::Systemd,
-            SupervisorMode::Auto => Backend::Direct,
-        };
+        let backend = choose_backend(&settings);
         tracing::debug!(supervisor = backend.as_str(), "containers: supervisor chosen");
         let networks = Networks::new(paths.clone(), NetworkSettings::default(), settings.clone(), audit.clone());
         Containers {

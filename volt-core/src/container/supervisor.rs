@@ -772,15 +772,18 @@ pub(crate) fn spawn_detached(
     // SAFETY: only async-signal-safe syscalls (fcntl, dup2, close_range, chdir).
     unsafe {
         cmd.pre_exec(move || {
+            // Both are copied high before either is put in place: the lock may sit at fd 3 (or
+            // the pipe at fd 4) in this process, and a dup2 onto it would lose it.
             let w = libc::fcntl(wfd, libc::F_DUPFD_CLOEXEC, 10);
-            if w < 0 || libc::dup2(w, 3) < 0 {
+            let l = match lfd {
+                Some(lfd) => libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10),
+                None => 0,
+            };
+            if w < 0 || l < 0 || libc::dup2(w, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if let Some(lfd) = lfd {
-                let l = libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10);
-                if l < 0 || libc::dup2(l, RUN_LOCK_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+            if lfd.is_some() && libc::dup2(l, RUN_LOCK_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
             }
             // CLOSE_RANGE_CLOEXEC: closed at exec (std's own exec-error pipe keeps working).
             let first = if lfd.is_some() { RUN_LOCK_FD as u32 + 1 } else { 4 };
