@@ -271,8 +271,9 @@ impl Vms {
         py.detach(|| v.kernel_remove(name)).py_err()
     }
 
-    /// Install profile `profile`'s kernel (`"server"`, `"dev"`, `"desktop"`, `"rt"`) from
-    /// Debian's packages (downloads with apt-get). Returns the kernel's record.
+    /// Install profile `profile`'s kernel: `"server"`, `"dev"`, `"desktop"`, `"rt"` from Debian's
+    /// packages, `"minimal"` compiled from Debian's kernel source (downloads with apt-get).
+    /// Returns the kernel's record.
     fn kernel_build<'py>(&self, py: Python<'py>, profile: &str) -> PyResult<Bound<'py, PyAny>> {
         let v = &self.vms;
         let info = py.detach(|| v.kernel_build(profile)).py_err()?;

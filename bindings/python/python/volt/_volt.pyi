@@ -381,7 +381,7 @@ class Vms:
     def kernel_remove(self, name: str) -> None:
         """Remove a kernel no VM uses."""
     def kernel_build(self, profile: str) -> KernelInfo:
-        """Install a profile's kernel from Debian's packages."""
+        """Install a profile's kernel (Debian's packages; ``minimal`` compiled from Debian's source)."""
 
 @final
 class RegistryServer:
