@@ -1286,8 +1286,10 @@ volt_error_t *volt_kernel_import(const volt_store_t *store,
 volt_error_t *volt_kernel_remove(const volt_store_t *store, const char *name);
 
 /**
- * Install profile `profile`'s kernel from Debian's packages (`server`, `dev`, `desktop`, `rt`;
- * downloads with apt-get). On success `*json_out`, unless NULL, receives the kernel's record.
+ * Install profile `profile`'s kernel: `server`, `dev`, `desktop`, `rt` from Debian's kernel
+ * packages; `minimal` compiled from Debian's kernel source (minutes; needs make, gcc, flex,
+ * bison, bc and libelf-dev). Downloads with apt-get. On success `*json_out`, unless NULL,
+ * receives the kernel's record.
  *
  * # Safety
  * `store` is NULL or a live handle; `profile` is NULL or a NUL-terminated string; `json_out` is
