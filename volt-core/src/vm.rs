@@ -231,22 +231,18 @@ fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T> {
 
 /// Host memory in MiB (`MemTotal`).
 fn host_memory_mib() -> Option<u64> {
-    let m = fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = m.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
+    meminfo("MemTotal:").map(|kb| kb / 1024)
 }
 
 /// Free hugepage memory in MiB.
 fn hugepages_free_mib() -> u64 {
-    let m = fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let get = |k: &str| -> u64 {
-        m.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    get("HugePages_Free:") * get("Hugepagesize:") / 1024
+    meminfo("HugePages_Free:").unwrap_or(0) * meminfo("Hugepagesize:").unwrap_or(0) / 1024
+}
+
+/// A number from /proc/meminfo (`KEY:` included; kB for sizes, a count for page numbers).
+fn meminfo(key: &str) -> Option<u64> {
+    let m = fs::read_to_string("/proc/meminfo").ok()?;
+    m.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Parse a CPU list like `0-1,3`; `all` (or nothing) is the empty list, which unpins.

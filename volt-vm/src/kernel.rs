@@ -334,19 +334,8 @@ impl Kernels {
             return Err(Error::AlreadyExists { what: "kernel", name: profile.into() });
         }
         fs::create_dir_all(work).map_err(|e| Error::io("create", work, e))?;
-        run(Command::new("apt-get").args(["download", "-q", meta]).current_dir(work), "apt-get")?;
-        let deb = newest(work, &format!("{meta}_"))?;
-        let deps = run(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Depends"), "dpkg-deb")?;
-        let pkg = deps
-            .split([',', ' '])
-            .find(|w| w.starts_with("linux-image-") && w != &meta)
-            .ok_or_else(|| Error::Tool {
-                program: "dpkg-deb".into(),
-                reason: format!("{meta} names no kernel package"),
-            })?
-            .to_string();
-        run(Command::new("apt-get").args(["download", "-q", &pkg]).current_dir(work), "apt-get")?;
-        let deb = newest(work, &format!("{pkg}_"))?;
+        let pkg = depended_package(work, meta, "linux-image-")?;
+        let deb = download(work, &pkg)?;
         let x = work.join(format!("x-{}", std::process::id()));
         let _ = fs::remove_dir_all(&x);
         run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x), "dpkg-deb")?;
@@ -408,21 +397,10 @@ impl Kernels {
             ));
         }
         fs::create_dir_all(work).map_err(|e| Error::io("create", work, e))?;
-        run(Command::new("apt-get").args(["download", "-q", "linux-source"]).current_dir(work), "apt-get")?;
-        let meta = newest(work, "linux-source_")?;
-        let deps = run(Command::new("dpkg-deb").arg("-f").arg(&meta).arg("Depends"), "dpkg-deb")?;
-        let pkg = deps
-            .split([',', ' '])
-            .find(|w| w.starts_with("linux-source-"))
-            .ok_or_else(|| Error::Tool {
-                program: "dpkg-deb".into(),
-                reason: "linux-source names no source package".into(),
-            })?
-            .to_string();
+        let pkg = depended_package(work, "linux-source", "linux-source-")?;
         let tree = work.join(&pkg);
         if !tree.join("Makefile").exists() {
-            run(Command::new("apt-get").args(["download", "-q", &pkg]).current_dir(work), "apt-get")?;
-            let deb = newest(work, &format!("{pkg}_"))?;
+            let deb = download(work, &pkg)?;
             let x = work.join(format!("x-{}", std::process::id()));
             let _ = fs::remove_dir_all(&x);
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x), "dpkg-deb")?;
@@ -545,6 +523,23 @@ fn find_module(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
+/// `apt-get download` `pkg` into `work`; the newest `.deb` of it there.
+fn download(work: &Path, pkg: &str) -> Result<PathBuf> {
+    run(Command::new("apt-get").args(["download", "-q", pkg]).current_dir(work), "apt-get")?;
+    newest(work, &format!("{pkg}_"))
+}
+
+/// The package a Debian metapackage (`linux-image-cloud-amd64`, `linux-source`) stands for: the
+/// first of its dependencies named `prefix…`.
+fn depended_package(work: &Path, meta: &str, prefix: &str) -> Result<String> {
+    let deb = download(work, meta)?;
+    let deps = run(Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Depends"), "dpkg-deb")?;
+    deps.split([',', ' '])
+        .find(|w| w.starts_with(prefix) && *w != meta)
+        .map(str::to_string)
+        .ok_or_else(|| Error::Tool { program: "dpkg-deb".into(), reason: format!("{meta} names no {prefix}* package") })
+}
+
 fn newest(dir: &Path, prefix: &str) -> Result<PathBuf> {
     fs::read_dir(dir)
         .map_err(|e| Error::io("read", dir, e))?
@@ -579,22 +574,13 @@ pub fn now() -> String {
     rfc3339(secs)
 }
 
-/// Seconds since the epoch as RFC 3339 UTC.
+/// Seconds since the epoch as RFC 3339 UTC (whole seconds).
 pub fn rfc3339(secs: u64) -> String {
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let t = i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
