@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
-. scripts/setup.sh
+. scripts/setup.sh demo
 
 src=${1:-/usr/share}
 echo "building volt (release)..."

@@ -3,14 +3,15 @@
 #   Rust unit + integration tests (store, images, registry API, SDK, CLI incl. kill -9 and
 #   concurrency), real OCI clients against the registry (skopeo, podman, oras, docker-registry),
 #   formatting and clippy, the committed C header against cbindgen, the C test program (shared +
-#   static), pytest + stubtest for the Python module, the Rust/C/Python examples, and the generated CLI
-#   reference in docs/. VM tests boot a small guest under QEMU (KVM where a probe shows it really
-#   runs guests, TCG otherwise).
+#   static), pytest + stubtest for the Python module, the Rust/C/Python examples, the generated
+#   CLI reference in docs/, and that every program Volt, a test, the demo or a benchmark starts
+#   is named in scripts/setup.sh's tools table (tests/tools/check_tools.py). VM tests boot a
+#   small guest under QEMU (KVM where a probe shows it really runs guests, TCG otherwise).
 # With CI=true a privileged test that would skip fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
-. scripts/setup.sh
+. scripts/setup.sh test
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: not root; privileged tests (devices, foreign owners, capabilities, setpriv) will skip" >&2
@@ -45,6 +46,7 @@ if [ "${CI:-}" = true ]; then
     export CARGO_INCREMENTAL=0
 fi
 
+suite "tools: every program run is in setup.sh's table" python3 tests/tools/check_tools.py
 suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --workspace --exclude volt-python --all-targets -q -- -D warnings
 suite "rust tests" cargo test --workspace --exclude volt-python

@@ -150,6 +150,9 @@ pub enum Error {
     /// The feature is not available in this build or on this host.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A program Volt runs is not installed (the message names the package).
+    #[error("{0}")]
+    Dependency(String),
     /// A lifecycle transition that is not allowed from the current state.
     #[error("{name} is {from}; it cannot become {to}")]
     InvalidState {
@@ -242,7 +245,7 @@ impl Error {
             Error::InvalidArgument(_) => ErrorKind::Usage,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Io { source, .. } => io_kind(source),
-            Error::Unsupported(_) => ErrorKind::Dependency,
+            Error::Unsupported(_) | Error::Dependency(_) => ErrorKind::Dependency,
             Error::Task(_) => ErrorKind::General,
             Error::InvalidState { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::InvalidImage { .. } => ErrorKind::Usage,

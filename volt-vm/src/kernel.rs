@@ -13,7 +13,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use crate::disk::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{require_tool, Error, Result};
 
 /// The kernel profiles, with what each is for.
 pub const PROFILES: [(&str, &str); 5] = [
@@ -384,17 +384,14 @@ impl Kernels {
         if self.dir.join("minimal").exists() {
             return Err(Error::AlreadyExists { what: "kernel", name: "minimal".into() });
         }
-        for (tool, pkg) in [("make", "make"), ("gcc", "gcc"), ("flex", "flex"), ("bison", "bison"), ("bc", "bc")] {
-            if Command::new(tool).arg("--version").output().is_err() {
-                return Err(Error::Dependency(format!(
-                    "{tool} not found: building the minimal kernel needs make gcc flex bison bc libelf-dev (apt-get install {pkg})"
-                )));
-            }
-        }
+        let why = "building the minimal kernel";
+        require_tool("make", "make", why)?;
+        require_tool("gcc", "gcc", why)?;
+        require_tool("flex", "flex", why)?;
+        require_tool("bison", "bison", why)?;
+        require_tool("bc", "bc", why)?;
         if !Path::new("/usr/include/gelf.h").exists() {
-            return Err(Error::Dependency(
-                "libelf headers not found: building the minimal kernel needs libelf-dev".into(),
-            ));
+            return Err(Error::Dependency(format!("libelf headers not found: {why} needs them (install libelf-dev)")));
         }
         fs::create_dir_all(work).map_err(|e| Error::io("create", work, e))?;
         let pkg = depended_package(work, "linux-source", "linux-source-")?;
@@ -471,13 +468,16 @@ impl Kernels {
 /// tree; modules built into the kernel are simply absent), and [`INIT`].
 ///
 /// # Errors
-/// [`Error::Dependency`] without busybox or cpio; I/O and tool errors.
+/// [`Error::Dependency`] without busybox, cpio or gzip; I/O and tool errors.
 pub fn make_initramfs(modules: &Path, dest: &Path) -> Result<()> {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .iter()
         .map(Path::new)
         .find(|p| p.exists())
         .ok_or_else(|| Error::Dependency("busybox not found (install busybox-static)".into()))?;
+    let why = "making an initramfs";
+    require_tool("cpio", "cpio", why)?;
+    require_tool("gzip", "gzip", why)?;
     let root = dest.with_extension("root");
     let _ = fs::remove_dir_all(&root);
     for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "newroot", "lib/modules"] {

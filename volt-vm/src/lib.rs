@@ -17,7 +17,7 @@ pub mod plan;
 pub mod qmp;
 pub mod supervisor;
 
-pub use error::{Error, Result};
+pub use error::{require_tool, Error, Result};
 pub use plan::{Accel, GuestNet, Machine, Nic, RunFiles, VmSpec};
 pub use supervisor::{VmState, VmStatus};
 

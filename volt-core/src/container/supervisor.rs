@@ -486,7 +486,12 @@ impl Supervisor {
                 Ok(())
             });
         }
-        let mut c = cmd.spawn().map_err(|e| Error::io("run", PathBuf::from(&argv[0]), e))?;
+        let mut c = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound if argv[0] == "systemd-nspawn" => {
+                Error::Dependency("systemd-nspawn not found (install systemd-container)".into())
+            }
+            _ => Error::io("run", PathBuf::from(&argv[0]), e),
+        })?;
         drop(procs);
         let pid = c.id();
         let pidfd = match pidfd(pid) {
