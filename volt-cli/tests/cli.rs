@@ -517,6 +517,62 @@ fn registry_serve_push_pull_and_sigterm() {
 }
 
 #[test]
+fn pulling_a_non_distributable_layer_nobody_serves_names_the_layer_and_exits_8() {
+    use sha2::Digest as _;
+    let sha = |b: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(b));
+    let e = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut serve = e.serve_registry(port);
+    let token = e.ok(&["-q", "registry", "token", "create", "--repo", "*", "--actions", "pull,push"]);
+    // reqwest is built without a default TLS provider (Volt chooses ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let url = format!("http://127.0.0.1:{port}/v2/foreign");
+    let push = |data: &[u8]| {
+        let r = http
+            .post(format!("{url}/blobs/uploads/?digest={}", sha(data)))
+            .bearer_auth(token.trim())
+            .body(data.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    };
+    // A config and an ordinary layer (a tar the tar program makes) in the registry; a
+    // non-distributable layer only at a URL where nothing listens.
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    push(config);
+    let src = e.tree("layer", 3);
+    let layer = Command::new("tar").args(["-cf", "-", "-C"]).arg(&src).arg(".").output().unwrap().stdout;
+    push(&layer);
+    let foreign = b"the licensed layer's bytes".to_vec();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": config.len()},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(&layer), "size": layer.len()},
+            {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", "digest": sha(&foreign),
+             "size": foreign.len(), "urls": [format!("http://{closed}/layer.tar.gz")]},
+        ],
+    });
+    let r = http
+        .put(format!("{url}/manifests/1"))
+        .bearer_auth(token.trim())
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&m).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "the registry accepts the manifest: {:?}", r.text());
+    let o = e.volt(&["image", "pull", &format!("127.0.0.1:{port}/foreign:1"), "--token", token.trim()]);
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&sha(&foreign)) && stderr(&o).contains(&closed.to_string()), "{}", stderr(&o));
+    assert_eq!(e.json(&["image", "list"]), serde_json::json!([]), "nothing is kept of a failed pull");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+#[test]
 fn kill_9_during_import_and_during_a_registry_upload_leaves_a_consistent_store() {
     let e = Env::new();
     let src = e.tree_with("src", 3000, 3000);

@@ -23,6 +23,16 @@ pub const MEDIA_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const MEDIA_OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// Zstd-compressed OCI layer.
 pub const MEDIA_OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// OCI layers that may not be redistributed (Windows base layers, licensed content), in the three
+/// compressions: a registry may be pushed a manifest naming one without the blob, which clients
+/// then fetch from the descriptor's `urls`.
+pub const MEDIA_OCI_LAYER_NONDISTRIBUTABLE: [&str; 3] = [
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+];
+/// Docker's foreign (non-distributable) layer.
+pub const MEDIA_DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 /// Docker schema 2 manifest.
 pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list.
@@ -55,6 +65,9 @@ pub struct Descriptor {
     /// Platform (index entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Where else the content can be fetched from (non-distributable layers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
 }
 
 impl Descriptor {
@@ -67,7 +80,15 @@ impl Descriptor {
             artifact_type: None,
             annotations: BTreeMap::new(),
             platform: None,
+            urls: Vec::new(),
         }
+    }
+
+    /// A non-distributable layer (either media type) that says where it can be fetched from: a
+    /// registry accepts a manifest naming it without having its blob.
+    pub fn is_foreign_with_urls(&self) -> bool {
+        let t = self.media_type.as_str();
+        (MEDIA_OCI_LAYER_NONDISTRIBUTABLE.contains(&t) || t == MEDIA_DOCKER_FOREIGN_LAYER) && !self.urls.is_empty()
     }
 }
 

@@ -573,10 +573,16 @@ impl RegistryStore {
         let mut ids = Vec::new();
         let mut blobs: Vec<&Descriptor> = m.config.iter().collect();
         blobs.extend(&m.layers);
-        for b in blobs {
-            let (id, _) =
-                self.blob(repo, &b.digest).map_err(|_| RegistryError::ManifestBlobUnknown(b.digest.clone()))?;
-            ids.push(id);
+        for (i, b) in blobs.into_iter().enumerate() {
+            match self.blob(repo, &b.digest) {
+                Ok((id, _)) => ids.push(id),
+                // A non-distributable layer with urls need not be here: clients fetch it from
+                // there, and nothing is kept for it. The config (first when there is one) must be.
+                Err(_) if b.is_foreign_with_urls() && !(i == 0 && m.config.is_some()) => {
+                    digest_arg(&b.digest)?;
+                }
+                Err(_) => return Err(RegistryError::ManifestBlobUnknown(b.digest.clone())),
+            }
         }
         for c in &m.manifests {
             let name = ref_of(repo, &format!("@manifests/{}", digest_arg(&c.digest)?))?;
@@ -738,6 +744,7 @@ impl RegistryStore {
                 artifact_type: info.artifact_type,
                 annotations,
                 platform: None,
+                urls: Vec::new(),
             });
         }
         out.sort_by(|a, b| a.digest.cmp(&b.digest));

@@ -348,7 +348,7 @@ async fn dispatch(
         (Route::Uploads(n), Method::POST) => start_upload(&app, n, &query, reader, body).await,
         (Route::Upload(n, id), Method::GET) => upload_status(&app, &n, &id),
         (Route::Upload(n, id), Method::PATCH) => patch_upload(&app, n, id, &headers, body).await,
-        (Route::Upload(n, id), Method::PUT) => put_upload(&app, n, id, &query, body).await,
+        (Route::Upload(n, id), Method::PUT) => put_upload(&app, n, id, &query, &headers, body).await,
         (Route::Upload(n, id), Method::DELETE) => {
             app.store.cancel_upload(&n, &id).map(|()| StatusCode::NO_CONTENT.into_response())
         }
@@ -649,20 +649,53 @@ fn content_range_start(headers: &HeaderMap) -> RResult<Option<u64>> {
     })
 }
 
+/// A chunk that does not start where the upload ends is refused with 416, and nothing of it is
+/// taken: the session stays, and the answer carries its Location and Range so that the client
+/// can resend from the right offset.
+fn out_of_order(e: RegistryError, name: &str, up: &volt_core::registry::Upload) -> RResult<Response> {
+    match e {
+        RegistryError::UploadInvalid { range: true, .. } => {
+            let mut r = err_resp(e);
+            let h = upload_response(StatusCode::OK, name, &up.id, up.received());
+            for k in ["location", "docker-upload-uuid", "range"] {
+                if let Some(v) = h.headers().get(k) {
+                    r.headers_mut().insert(k, v.clone());
+                }
+            }
+            Ok(r)
+        }
+        e => Err(e),
+    }
+}
+
 async fn patch_upload(app: &App, name: String, id: String, headers: &HeaderMap, body: Body) -> RResult<Response> {
     let up = app.store.upload(&name, &id)?;
     let start = content_range_start(headers)?;
     let _g = up.lock.lock().await;
-    let total = pump(&up, start, body).await?;
-    Ok(upload_response(StatusCode::ACCEPTED, &name, &id, total))
+    match pump(&up, start, body).await {
+        Ok(total) => Ok(upload_response(StatusCode::ACCEPTED, &name, &id, total)),
+        Err(e) => out_of_order(e, &name, &up),
+    }
 }
 
-async fn put_upload(app: &App, name: String, id: String, q: &HashMap<String, String>, body: Body) -> RResult<Response> {
+async fn put_upload(
+    app: &App,
+    name: String,
+    id: String,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> RResult<Response> {
     let up = app.store.upload(&name, &id)?;
     let digest =
         q.get("digest").ok_or_else(|| RegistryError::DigestInvalid("the digest parameter is missing".into()))?;
+    // The closing request may carry the last chunk with its Content-Range: out of order, it is
+    // refused as a PATCH would be, before anything of the session is finished.
+    let start = content_range_start(headers)?;
     let _g = up.lock.lock().await;
-    pump(&up, None, body).await?;
+    if let Err(e) = pump(&up, start, body).await {
+        return out_of_order(e, &name, &up);
+    }
     app.store.finish_upload(&up, digest).await?;
     let mut r = location(StatusCode::CREATED.into_response(), format!("/v2/{name}/blobs/{digest}"));
     hdr(&mut r, "docker-content-digest", digest);

@@ -669,3 +669,186 @@ fn sha512_referrers_fit_a_long_repository_name() {
     let v: Value = reg.req("GET", &format!("/v2/{repo}/referrers/{subject}")).send().unwrap().json().unwrap();
     assert_eq!(v["manifests"], json!([]));
 }
+
+/// A tar holding one file.
+fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append_data(&mut h, name, content).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn a_closing_put_out_of_order_is_416_and_the_upload_resumes() {
+    let reg = Reg::start();
+    let data: Vec<u8> = (0..3067u32).map(|i| (i % 241) as u8).collect();
+    let r = reg.req("POST", "/v2/up/blobs/uploads/").send().unwrap();
+    let loc = format!("{}{}", reg.url, r.headers()["location"].to_str().unwrap());
+    let r = reg.req("PATCH", &loc).header("content-range", "0-1023").body(data[..1024].to_vec()).send().unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // The final chunk, sent from the wrong offset: refused, nothing of it taken.
+    let put = format!("{loc}?digest={}", sha(&data));
+    let r = reg.req("PUT", &put).header("content-range", "2048-3066").body(data[2048..].to_vec()).send().unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(r.headers()["range"], "0-1023", "the answer says where the upload stands");
+    assert!(r.headers()["location"].to_str().unwrap().contains("/v2/up/blobs/uploads/"));
+    assert_eq!(code(r).1, "BLOB_UPLOAD_INVALID");
+    // The session is still there, at 1024 bytes, and completes from the right offset.
+    let r = reg.req("GET", &loc).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["range"], "0-1023");
+    let r = reg.req("PUT", &put).header("content-range", "1024-3066").body(data[1024..].to_vec()).send().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let got = reg.req("GET", &format!("/v2/up/blobs/{}", sha(&data))).send().unwrap().bytes().unwrap();
+    assert_eq!(got.as_ref(), data.as_slice());
+    // A closing PUT from the right offset with no earlier chunk, and one with a malformed range.
+    let r = reg.req("POST", "/v2/up/blobs/uploads/").send().unwrap();
+    let loc = format!("{}{}", reg.url, r.headers()["location"].to_str().unwrap());
+    let r = reg.req("PUT", &format!("{loc}?digest={}", sha(b"abc"))).header("content-range", "x-y").body("abc").send();
+    assert_eq!(code(r.unwrap()).0, StatusCode::RANGE_NOT_SATISFIABLE);
+    let r = reg.req("PUT", &format!("{loc}?digest={}", sha(b"abc"))).header("content-range", "0-2").body("abc").send();
+    assert_eq!(r.unwrap().status(), StatusCode::CREATED);
+}
+
+/// An image with a config, one ordinary layer and one non-distributable layer that only its
+/// `urls` serve: everything but the foreign layer is pushed. Returns (manifest, its digest,
+/// the foreign layer's bytes).
+fn foreign_image(reg: &Reg, repo: &str, tag: &str, urls: &[String]) -> (Value, String, Vec<u8>) {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = reg.push_blob(repo, config);
+    let base = tar_of("base.txt", b"pushed");
+    let bd = reg.push_blob(repo, &base);
+    let foreign = tar_of("foreign.txt", format!("licensed {tag}").as_bytes());
+    let m = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": bd, "size": base.len()},
+            {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar", "digest": sha(&foreign),
+             "size": foreign.len(), "urls": urls},
+        ],
+    });
+    let r = reg.push_manifest(repo, tag, &m);
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let d = sha(&serde_json::to_vec(&m).unwrap());
+    (m, d, foreign)
+}
+
+#[test]
+fn a_manifest_may_name_a_non_distributable_layer_it_does_not_have() {
+    let reg = Reg::with(|c| c.registry.blob_grace = 0);
+    let urls = vec!["https://licensed.invalid/layer".to_string()];
+    let (m, d, foreign) = foreign_image(&reg, "win", "v1", &urls);
+    let body = serde_json::to_vec(&m).unwrap();
+    // Served as any manifest: GET, HEAD, by tag and digest, in the tag list.
+    for reference in ["v1", d.as_str()] {
+        let r = reg.req("GET", &format!("/v2/win/manifests/{reference}")).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["docker-content-digest"], d.as_str());
+        assert_eq!(r.bytes().unwrap().as_ref(), body.as_slice(), "the urls are served as pushed");
+        assert_eq!(reg.req("HEAD", &format!("/v2/win/manifests/{reference}")).send().unwrap().status(), StatusCode::OK);
+    }
+    let tags: Value = reg.req("GET", "/v2/win/tags/list").send().unwrap().json().unwrap();
+    assert_eq!(tags["tags"], json!(["v1"]));
+    // The layer itself is not here.
+    assert_eq!(
+        code(reg.req("GET", &format!("/v2/win/blobs/{}", sha(&foreign))).send().unwrap()),
+        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN".into())
+    );
+    // Referrers of it are listed as for any manifest.
+    let empty = reg.push_blob("win", b"{}");
+    let sig = reg.push_blob("win", b"signature");
+    let art = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "text/plain", "digest": sig, "size": 9}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": body.len()}});
+    assert_eq!(reg.push_manifest("win", &sha(&serde_json::to_vec(&art).unwrap()), &art).status(), StatusCode::CREATED);
+    let v: Value = reg.req("GET", &format!("/v2/win/referrers/{d}")).send().unwrap().json().unwrap();
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
+    // gc keeps what the manifest has and nothing for the missing layer; the store is whole.
+    std::thread::sleep(Duration::from_millis(1100));
+    reg.rt.block_on(reg.volt.store().gc(false)).unwrap();
+    let r = reg.req("GET", &format!("/v2/win/blobs/{}", m["layers"][0]["digest"].as_str().unwrap())).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the pushed layer survives gc");
+    let v = reg.rt.block_on(reg.volt.store().verify(None)).unwrap();
+    assert!(v.corrupt.is_empty() && v.missing.is_empty() && v.broken_refs.is_empty(), "{v:?}");
+    // Pushed later, the blob is served like any other and the manifest still resolves.
+    reg.push_blob("win", &foreign);
+    assert_eq!(reg.req("GET", &format!("/v2/win/blobs/{}", sha(&foreign))).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(reg.push_manifest("win", "v2", &m).status(), StatusCode::CREATED);
+}
+
+#[test]
+fn only_non_distributable_layers_with_urls_may_be_missing() {
+    let reg = Reg::start();
+    let (m, _, _) = foreign_image(&reg, "nd", "ok", &["https://licensed.invalid/l".to_string()]);
+    let missing = sha(b"never pushed");
+    let refused = |layer: Value, config: Option<Value>| {
+        let mut bad = m.clone();
+        bad["layers"][1] = layer;
+        if let Some(c) = config {
+            bad["config"] = c;
+        }
+        code(reg.push_manifest("nd", "bad", &bad))
+    };
+    let blob_unknown = (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN".to_string());
+    // Non-distributable without urls; an ordinary layer with urls; an empty urls list.
+    let nd = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    assert_eq!(refused(json!({"mediaType": nd, "digest": missing, "size": 5}), None), blob_unknown);
+    assert_eq!(refused(json!({"mediaType": nd, "digest": missing, "size": 5, "urls": []}), None), blob_unknown);
+    let ordinary = "application/vnd.oci.image.layer.v1.tar+gzip";
+    assert_eq!(
+        refused(json!({"mediaType": ordinary, "digest": missing, "size": 5, "urls": ["https://x.invalid/l"]}), None),
+        blob_unknown
+    );
+    // A config is never excused, whatever it claims to be.
+    let cfg = json!({"mediaType": nd, "digest": missing, "size": 5, "urls": ["https://x.invalid/c"]});
+    assert_eq!(refused(m["layers"][1].clone(), Some(cfg)), blob_unknown);
+    // Docker's foreign layer type is accepted as well; a malformed digest is still invalid.
+    let docker = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    let mut ok = m.clone();
+    ok["layers"][1] = json!({"mediaType": docker, "digest": missing, "size": 5, "urls": ["https://x.invalid/l"]});
+    assert_eq!(reg.push_manifest("nd", "docker", &ok).status(), StatusCode::CREATED);
+    ok["layers"][1]["digest"] = json!("sha256:nothex");
+    assert_eq!(code(reg.push_manifest("nd", "docker2", &ok)).0, StatusCode::BAD_REQUEST);
+    assert_eq!(reg.req("GET", "/v2/nd/manifests/bad").send().unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn pulling_fetches_a_non_distributable_layer_from_its_urls_only_if_reachable() {
+    use volt_core::image::{Credentials, ImageName, RemoteOptions};
+    let reg = Reg::start();
+    // A server on loopback that has the foreign layer (as a vendor's download site would).
+    let listener = reg.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let site = listener.local_addr().unwrap();
+    let layer = tar_of("foreign.txt", b"licensed v1");
+    let served = layer.clone();
+    let app = axum::Router::new().route("/layer", axum::routing::get(move || async move { served.clone() }));
+    reg.rt.spawn(async move { axum::serve(listener, app).await });
+    let (_, _, foreign) = foreign_image(&reg, "vendor", "v1", &[format!("http://{site}/layer")]);
+    assert_eq!(foreign, layer);
+    let host = reg.url.trim_start_matches("http://").to_string();
+    let opts = RemoteOptions::default().with_credentials(Credentials::Bearer(reg.admin.clone()));
+    let images = reg.volt.images().unwrap();
+    let name: ImageName = "pulled:1".parse().unwrap();
+    let rec = reg.rt.block_on(images.pull(&format!("{host}/vendor:v1"), Some(&name), &opts, None)).unwrap();
+    assert_eq!(rec.layers.len(), 2);
+    assert_eq!(rec.layers[1].digest, sha(&layer));
+    // A foreign layer whose urls answer nowhere: a network error naming the layer, nothing kept.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (_, _, lost) = foreign_image(&reg, "vendor", "v2", &[format!("http://{closed}/layer")]);
+    let before = images.list().unwrap().len();
+    let name2: ImageName = "pulled:2".parse().unwrap();
+    let e = reg.rt.block_on(images.pull(&format!("{host}/vendor:v2"), Some(&name2), &opts, None)).unwrap_err();
+    assert_eq!(e.kind(), volt_core::ErrorKind::Network, "{e}");
+    assert!(e.to_string().contains(&sha(&lost)) && e.to_string().contains(&closed.to_string()), "{e}");
+    assert_eq!(images.list().unwrap().len(), before);
+}

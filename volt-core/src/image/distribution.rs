@@ -192,6 +192,22 @@ fn remote(r: &Reference, e: OciDistributionError) -> Error {
     Error::Remote { registry, reason: chain(&e), kind }
 }
 
+/// A layer download that failed, naming the layer (and, for one the registry need not have,
+/// where else it was looked for).
+fn layer_error(r: &Reference, l: &Descriptor, e: OciDistributionError) -> Error {
+    match remote(r, e) {
+        Error::Remote { registry, reason, kind } => {
+            let reason = if l.urls.is_empty() {
+                format!("layer {}: {reason}", l.digest)
+            } else {
+                format!("layer {} (not in the registry; its urls: {}): {reason}", l.digest, l.urls.join(", "))
+            };
+            Error::Remote { registry, reason, kind }
+        }
+        other => other,
+    }
+}
+
 /// An error and its causes, joined with ": ".
 fn chain(e: &dyn std::error::Error) -> String {
     let mut reason = e.to_string();
@@ -395,6 +411,16 @@ impl Images {
         );
         drop(reader);
         if let Ok(out) = &stored {
+            if out.size < l.size.max(0) as u64 {
+                // Short: the transfer's own failure, when it has one, is the cause.
+                if let Ok(Err(e)) = rt.block_on(fetch) {
+                    return Err(layer_error(r, l, e));
+                }
+                return Err(Error::invalid_image(
+                    &l.digest,
+                    format!("{} bytes arrived; the manifest states {}", out.size, l.size),
+                ));
+            }
             if out.size != l.size.max(0) as u64 {
                 fetch.abort();
                 return Err(Error::invalid_image(
@@ -403,9 +429,12 @@ impl Images {
                 ));
             }
         }
-        rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| remote(r, e))?;
-        let out =
-            stored.map_err(|e| Error::Remote { registry: r.whole(), reason: chain(&e), kind: ErrorKind::Network })?;
+        rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| layer_error(r, l, e))?;
+        let out = stored.map_err(|e| Error::Remote {
+            registry: r.whole(),
+            reason: format!("layer {}: {}", l.digest, chain(&e)),
+            kind: ErrorKind::Network,
+        })?;
         let ok = match want.algorithm {
             Algorithm::Blake3 => want.object_id() == Some(out.id),
             _ => out.aliases.contains(&want),
@@ -534,6 +563,8 @@ fn to_client_desc(d: &Descriptor) -> oci_client::manifest::OciDescriptor {
         media_type: d.media_type.clone(),
         digest: d.digest.clone(),
         size: d.size,
+        // oci-client tries these, without credentials, when the registry does not have the blob.
+        urls: (!d.urls.is_empty()).then(|| d.urls.clone()),
         ..Default::default()
     }
 }
