@@ -33,6 +33,8 @@ pub struct UnitStatus {
     pub exec_main_code: i32,
     /// Exit status or signal number.
     pub exec_main_status: i32,
+    /// The id of the job queued for the unit (start, stop, …), 0 when none.
+    pub job: u32,
 }
 
 /// A connection to systemd's manager.
@@ -129,6 +131,13 @@ impl Systemd {
             main_pid: u("MainPID")?,
             exec_main_code: i("ExecMainCode")?,
             exec_main_status: i("ExecMainStatus")?,
+            job: match &*self.prop(&p, "org.freedesktop.systemd1.Unit", "Job")? {
+                Value::Structure(j) => match j.fields().first() {
+                    Some(Value::U32(id)) => *id,
+                    _ => 0,
+                },
+                _ => 0,
+            },
         })
     }
 
@@ -139,7 +148,11 @@ impl Systemd {
     pub fn start(&self, unit: &str, timeout: Duration) -> Result<UnitStatus> {
         let _ = self.call("ResetFailedUnit", &(unit,));
         self.call("StartUnit", &(unit, "replace"))?;
-        self.wait(unit, timeout, |s| s.active_state != "activating" && (s.main_pid != 0 || s.active_state != "active"))
+        // The start job is queued when StartUnit returns; until it has run the unit may still
+        // read `inactive` with nothing exited, which is not an outcome.
+        self.wait(unit, timeout, |s| {
+            s.job == 0 && s.active_state != "activating" && (s.main_pid != 0 || s.active_state != "active")
+        })
     }
 
     /// Stop the unit and wait until it is down. The unit's `ExecStop=` asks the workload to end
