@@ -94,14 +94,21 @@ fn lifecycle_transitions_exec_and_stop() {
     // exec into a stopped container is a conflict (exit 9).
     let o = e.cli(&["container", "exec", "web", "--", "/bin/true"]);
     assert_eq!(code(&o), 9, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("web is stopped, not running"), "{}", text(&o.stderr));
     let info = c.start("web").unwrap();
     assert_eq!(info.state.status, Status::Running);
     assert_eq!(info.state.backend.as_deref(), Some("direct"));
     assert_eq!(c.start("web").unwrap_err().kind(), ErrorKind::Conflict);
     let o = e.cli(&["container", "start", "web"]);
     assert_eq!(code(&o), 9);
+    assert!(text(&o.stderr).contains("web is running already"), "{}", text(&o.stderr));
     let o = e.cli(&["container", "delete", "web"]);
     assert_eq!(code(&o), 9, "deleting a running container needs --force");
+    assert!(
+        text(&o.stderr).contains("web is running; it cannot be deleted (stop it first, or delete with --force)"),
+        "{}",
+        text(&o.stderr)
+    );
 
     // exec: output, exit status, the container's namespaces and cgroup.
     let (st, out, _) = c.exec_output("web", &["/bin/sh".into(), "-c".into(), "hostname; exit 4".into()]).unwrap();
@@ -290,6 +297,16 @@ fn logs_follow_restart_policy_and_volumes() {
     c.delete("user", false).unwrap();
     assert_eq!(code(&e.cli(&["volume", "rm", "data"])), 0);
     assert_eq!(code(&e.cli(&["volume", "inspect", "data"])), 3);
+    // Volume changes are audited like every other state change, refusals included.
+    let log = fs::read_to_string(e.volt.paths().audit_log()).unwrap();
+    let recs: Vec<(String, String)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"].as_str().unwrap().starts_with("volume."))
+        .map(|r| (r["action"].as_str().unwrap().into(), r["result"].as_str().unwrap().into()))
+        .collect();
+    let want = [("volume.create", "success"), ("volume.rm", "failure"), ("volume.rm", "success")];
+    assert_eq!(recs, want.map(|(a, r)| (a.to_string(), r.to_string())), "{log}");
     assert_eq!(code(&e.cli(&["container", "run", "--image", "busybox:1", "-v", "/nonexistent:/x", "--", "true"])), 3);
 }
 

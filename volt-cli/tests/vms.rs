@@ -92,8 +92,10 @@ fn lifecycle_pause_snapshot_restore_stop() {
     assert!(j["state"]["accel_reason"].as_str().unwrap().contains("probe"), "{j}");
     assert_eq!(j["vcpus"].as_array().unwrap().len(), 1);
     assert_eq!(v.query_status("web").unwrap(), "running");
-    // A second start is a conflict.
-    assert_eq!(code(&e.cli(&["vm", "start", "web"])), 9);
+    // A second start is a conflict, in the words a container's gets.
+    let again = e.cli(&["vm", "start", "web"]);
+    assert_eq!(code(&again), 9);
+    assert!(text(&again.stderr).contains("web is running already"), "{}", text(&again.stderr));
 
     // Pause and resume: QEMU's own status follows, and so does the record (from QMP events).
     ok(&e.cli(&["vm", "pause", "web"]));
@@ -122,13 +124,16 @@ fn lifecycle_pause_snapshot_restore_stop() {
     .unwrap();
     let r = e.cli(&["vm", "snapshot", "restore", "web", "before"]);
     assert_eq!(code(&r), 9, "restore while running: {}", text(&r.stderr));
+    assert!(text(&r.stderr).contains("web is running; it cannot be restored (stop it first)"), "{}", text(&r.stderr));
     ok(&e.cli(&["vm", "stop", "web"]));
     let i = v.inspect("web").unwrap();
     assert_eq!(i.status, Status::Stopped);
     assert_eq!(i.state.reason.as_deref(), Some("the guest powered off"), "stop is an ACPI power-off");
     assert!(v.logs("web", None).unwrap().contains("VOLT-GUEST-POWERDOWN"));
     assert!(!i.console.exists(), "sockets removed");
-    assert_eq!(code(&e.cli(&["vm", "stop", "web"])), 9);
+    let again = e.cli(&["vm", "stop", "web"]);
+    assert_eq!(code(&again), 9);
+    assert!(text(&again.stderr).contains("web is stopped, not running"), "{}", text(&again.stderr));
     ok(&e.cli(&["vm", "snapshot", "restore", "web", "before"]));
     ok(&e.cli(&["vm", "start", "web"]));
     wait_for(&e, "web", READY, 2);

@@ -50,12 +50,30 @@ impl AuditLog {
         self.path.as_deref()
     }
 
-    /// Record the outcome of an operation that returned `r` (see [`AuditLog::record`]).
-    pub fn outcome<T, E: std::fmt::Display>(&self, action: &str, resource: &str, r: &std::result::Result<T, E>) {
-        match r {
+    /// Run `f` and record how it ended: the one wrapper every state-changing operation of the
+    /// SDK goes through.
+    pub fn audited<T, E: std::fmt::Display>(
+        &self,
+        action: &str,
+        resource: &str,
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.outcome(action, resource, f())
+    }
+
+    /// Record the outcome `r` of an operation (an `async` one, or one whose resource is only
+    /// known from its result) and hand it back.
+    pub fn outcome<T, E: std::fmt::Display>(
+        &self,
+        action: &str,
+        resource: &str,
+        r: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        match &r {
             Ok(_) => self.record(action, resource, Ok(())),
             Err(e) => self.record(action, resource, Err(e)),
         }
+        r
     }
 
     /// Record an outcome. Failing to write the audit log is reported through `tracing` and does

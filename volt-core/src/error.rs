@@ -153,15 +153,43 @@ pub enum Error {
     /// A program Volt runs is not installed (the message names the package).
     #[error("{0}")]
     Dependency(String),
-    /// A lifecycle transition that is not allowed from the current state.
-    #[error("{name} is {from}; it cannot become {to}")]
+    /// An operation that needs a live workload, asked of one that is not.
+    #[error("{name} is {status}, not running")]
+    NotRunning {
+        /// Workload name.
+        name: String,
+        /// Its state.
+        status: crate::workload::Status,
+    },
+    /// Start asked of a workload that is live already.
+    #[error("{name} is {status} already")]
+    AlreadyRunning {
+        /// Workload name.
+        name: String,
+        /// Its state.
+        status: crate::workload::Status,
+    },
+    /// Any other operation the lifecycle does not allow from the current state.
+    #[error("{name} is {status}; it cannot be {}{}", .op.past(), .op.hint())]
     InvalidState {
         /// Workload name.
         name: String,
-        /// Current state.
-        from: crate::workload::Status,
-        /// Requested state.
-        to: crate::workload::Status,
+        /// Its state.
+        status: crate::workload::Status,
+        /// What was asked.
+        op: crate::workload::Op,
+    },
+    /// Something cannot be removed because others use it.
+    #[error("{what} {name} is in use by {}{hint}", .users.join(", "))]
+    InUse {
+        /// Kind of thing ("image", "kernel", "network").
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// Who uses it ("container web", or workload names).
+        users: Vec<String>,
+        /// What to do about it ("; delete or disconnect them first"), or "".
+        hint: &'static str,
     },
     /// A background task failed to complete.
     #[error("internal task failed: {0}")]
@@ -247,7 +275,11 @@ impl Error {
             Error::Io { source, .. } => io_kind(source),
             Error::Unsupported(_) | Error::Dependency(_) => ErrorKind::Dependency,
             Error::Task(_) => ErrorKind::General,
-            Error::InvalidState { .. } | Error::Conflict(_) => ErrorKind::Conflict,
+            Error::NotRunning { .. }
+            | Error::AlreadyRunning { .. }
+            | Error::InvalidState { .. }
+            | Error::InUse { .. }
+            | Error::Conflict(_) => ErrorKind::Conflict,
             Error::InvalidImage { .. } => ErrorKind::Usage,
             Error::Remote { kind, .. } => *kind,
             Error::Workload { .. } => ErrorKind::General,

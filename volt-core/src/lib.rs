@@ -33,7 +33,7 @@ pub use paths::Paths;
 pub use store::LocalStore;
 pub use traits::{Network, NetworkSpec, PutOptions, Runtime, Store};
 pub use volt::Volt;
-pub use workload::{Status, WorkloadInfo, WorkloadSpec};
+pub use workload::{Op, Status, WorkloadInfo, WorkloadSpec};
 
 /// Stellarium's types, re-exported so SDK users need only this crate.
 pub mod cas {

@@ -296,8 +296,7 @@ impl Networks {
             Ok(i) => format!("{name} {}", i.config.subnet),
             Err(_) => name.to_string(),
         };
-        self.audit.outcome("network.create", &what, &r);
-        r
+        self.audit.outcome("network.create", &what, r)
     }
 
     fn create_inner(&self, name: &str, opts: &NetworkOptions) -> Result<NetworkInfo> {
@@ -493,18 +492,20 @@ impl Networks {
     /// server, rules (and firewall rules naming it) and files.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::Conflict`] while in use.
+    /// [`Error::NotFound`]; [`Error::InUse`] while in use.
     pub fn delete(&self, name: &str) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("network.delete", name, || {
             let c = self.load(name)?;
             self.reclaim(name)?;
             let _l = self.lock()?;
             let users: Vec<String> = self.ipam(name).leases()?.leases.into_values().collect();
             if !users.is_empty() {
-                return Err(Error::Conflict(format!(
-                    "network {name} is in use by {}; delete or disconnect them first",
-                    users.join(", ")
-                )));
+                return Err(Error::InUse {
+                    what: "network",
+                    name: name.into(),
+                    users,
+                    hint: "; delete or disconnect them first",
+                });
             }
             let dir = self.net_dir(name);
             // The record goes first: from here on the network does not exist for anyone.
@@ -517,9 +518,7 @@ impl Networks {
             block_on(async { Netlink::connect()?.delete(&c.bridge).await })??;
             fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
             Ok(())
-        })();
-        self.audit.outcome("network.delete", name, &r);
-        r
+        })
     }
 
     // ---- endpoints -------------------------------------------------------------------------
@@ -709,7 +708,7 @@ impl Networks {
     /// # Errors
     /// [`Error::NotFound`] for an unknown network or workload; usage errors.
     pub fn firewall_allow(&self, from: &str, to: &str, port: Option<&str>) -> Result<FirewallRule> {
-        let r = (|| {
+        self.audit.audited("network.firewall.allow", &format!("{from} -> {to}"), || {
             let _l = self.lock()?;
             for side in [from, to] {
                 if self.resolve(side)?.is_none() {
@@ -726,9 +725,7 @@ impl Networks {
             }
             self.sync_rules_locked()?;
             Ok(rule)
-        })();
-        self.audit.outcome("network.firewall.allow", &format!("{from} -> {to}"), &r);
-        r
+        })
     }
 
     /// Remove an allowance (the default — deny between networks — applies again).
@@ -736,7 +733,7 @@ impl Networks {
     /// # Errors
     /// [`Error::NotFound`] when no such rule exists.
     pub fn firewall_deny(&self, from: &str, to: &str, port: Option<&str>) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("network.firewall.deny", &format!("{from} -> {to}"), || {
             let _l = self.lock()?;
             let port = port.map(parse_port).transpose()?.map(|(p, n)| format!("{n}/{}", proto_str(p)));
             let path = self.dir().join("firewall.json");
@@ -748,9 +745,7 @@ impl Networks {
             }
             write_json(&path, &fw)?;
             self.sync_rules_locked()
-        })();
-        self.audit.outcome("network.firewall.deny", &format!("{from} -> {to}"), &r);
-        r
+        })
     }
 
     /// Drop the allowances naming workload `workload` (it is being deleted: a later workload

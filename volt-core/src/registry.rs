@@ -331,11 +331,6 @@ impl RegistryStore {
         &self.cas
     }
 
-    fn audited<T>(&self, action: &str, resource: &str, r: RResult<T>) -> RResult<T> {
-        self.audit.outcome(action, resource, &r);
-        r
-    }
-
     fn get(&self, name: &RefName) -> RResult<Option<ObjectId>> {
         match self.cas.get_ref(name) {
             Ok(id) => Ok(Some(id)),
@@ -383,7 +378,7 @@ impl RegistryStore {
     ) -> RResult<ObjectId> {
         check_repository(repo)?;
         let d = digest_arg(digest)?;
-        let r = (|| {
+        self.audit.audited("registry.blob.mount", &format!("{repo}@{digest}"), || {
             let id = match from {
                 Some(f) if may_pull(f) => self.blob(f, digest)?.0,
                 Some(_) => return Err(RegistryError::BlobUnknown(digest.into())),
@@ -409,8 +404,7 @@ impl RegistryStore {
             }
             txn.commit(Some((&ref_of(repo, &format!("@blobs/{d}"))?, &id)))?;
             Ok(id)
-        })();
-        self.audited("registry.blob.mount", &format!("{repo}@{digest}"), r)
+        })
     }
 
     /// Unlink a blob from a repository (content goes at the next gc if nothing else uses it).
@@ -418,13 +412,12 @@ impl RegistryStore {
     /// # Errors
     /// [`RegistryError::BlobUnknown`].
     pub fn delete_blob(&self, repo: &str, digest: &str) -> RResult<()> {
-        let r = (|| {
+        self.audit.audited("registry.blob.delete", &format!("{repo}@{digest}"), || {
             self.blob(repo, digest)?;
             let d = digest_arg(digest)?;
             self.cas.delete_ref(&ref_of(repo, &format!("@blobs/{d}"))?)?;
             Ok(())
-        })();
-        self.audited("registry.blob.delete", &format!("{repo}@{digest}"), r)
+        })
     }
 
     /// Start an upload session.
@@ -481,7 +474,7 @@ impl RegistryStore {
             out.map(|(id, _)| id)
         }
         .await;
-        self.audited("registry.blob.push", &format!("{}@{digest}", up.repo), r)
+        self.audit.outcome("registry.blob.push", &format!("{}@{digest}", up.repo), r)
     }
 
     /// Cancel an upload.
@@ -530,8 +523,9 @@ impl RegistryStore {
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> RResult<(String, Option<String>)> {
-        let r = self.put_manifest_inner(repo, reference, content_type, bytes);
-        self.audited("registry.manifest.push", &format!("{repo}:{reference}"), r)
+        self.audit.audited("registry.manifest.push", &format!("{repo}:{reference}"), || {
+            self.put_manifest_inner(repo, reference, content_type, bytes)
+        })
     }
 
     fn put_manifest_inner(
@@ -666,7 +660,7 @@ impl RegistryStore {
     /// # Errors
     /// [`RegistryError::ManifestUnknown`].
     pub fn delete_manifest(&self, repo: &str, reference: &str) -> RResult<()> {
-        let r = (|| {
+        self.audit.audited("registry.manifest.delete", &format!("{repo}:{reference}"), || {
             check_repository(repo)?;
             let name = self.manifest_ref(repo, reference)?;
             let lid = self.get(&name)?.ok_or_else(|| RegistryError::ManifestUnknown(reference.into()))?;
@@ -692,8 +686,7 @@ impl RegistryStore {
             }
             self.cas.delete_ref(&name)?;
             Ok(())
-        })();
-        self.audited("registry.manifest.delete", &format!("{repo}:{reference}"), r)
+        })
     }
 
     /// Tags of a repository in lexical order, after `last`, at most `n`.

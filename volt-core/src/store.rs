@@ -57,9 +57,7 @@ impl LocalStore {
         resource: String,
         f: impl FnOnce(&Cas) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let r = self.blocking(f).await;
-        self.audit.outcome(action, &resource, &r);
-        r
+        self.audit.outcome(action, &resource, self.blocking(f).await)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::image::{ImageName, Images};
 use crate::network::{host_ifname, Networks, PortMap};
 use crate::paths::Paths;
-use crate::workload::Status;
+use crate::workload::{Op, Status};
 
 /// What `volt vm create` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -219,11 +219,6 @@ fn snapshot_name(s: &str) -> Result<()> {
     }
 }
 
-/// The conflict for a VM that must be running (or paused) and is not.
-fn not_running(name: &str, status: Status) -> Error {
-    Error::Conflict(format!("{name} is {status}, not running"))
-}
-
 fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T> {
     let b = fs::read(p).map_err(|e| Error::io("read", p, e))?;
     serde_json::from_slice(&b).map_err(|e| Error::Config { path: p.to_path_buf(), reason: e.to_string() })
@@ -353,9 +348,7 @@ impl Vms {
     /// name, disk file), dependency (a kernel profile not installed), resource (memory larger
     /// than the host's), already exists.
     pub fn create(&self, name: &str, opts: &VmCreateOptions) -> Result<VmInfo> {
-        let r = self.create_inner(name, opts);
-        self.audit.outcome("vm.create", name, &r);
-        r
+        self.audit.audited("vm.create", name, || self.create_inner(name, opts))
     }
 
     fn create_inner(&self, name: &str, opts: &VmCreateOptions) -> Result<VmInfo> {
@@ -746,12 +739,10 @@ impl Vms {
     /// QEMU and reports once QMP answers.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] when it runs; kernel and network errors; the supervisor's message
+    /// [`Error::AlreadyRunning`] when it runs; kernel and network errors; the supervisor's message
     /// when QEMU does not come up.
     pub fn start(&self, name: &str) -> Result<VmInfo> {
-        let r = self.start_inner(name);
-        self.audit.outcome("vm.start", name, &r);
-        r
+        self.audit.audited("vm.start", name, || self.start_inner(name))
     }
 
     fn start_inner(&self, name: &str) -> Result<VmInfo> {
@@ -759,7 +750,7 @@ impl Vms {
         let _l = self.lock(&c.name)?;
         let dir = self.dir(&c.name);
         let cur = self.info(c.clone())?;
-        cur.status.transition(Status::Running, &c.name)?;
+        cur.status.check(Op::Start, &c.name)?;
         if cur.state.status.is_active() {
             // The record of a supervisor that is gone (what `info` reported as supervisor lost)
             // is written down, so that nothing mistakes it for the new run.
@@ -827,7 +818,8 @@ impl Vms {
             return self.info(c);
         }
         let log = dir.join("supervisor.log");
-        let lock = take_run_lock(&dir)?.ok_or_else(|| Error::Conflict(format!("{} is running already", c.name)))?;
+        let lock = take_run_lock(&dir)?
+            .ok_or_else(|| Error::AlreadyRunning { name: c.name.clone(), status: Status::Running })?;
         let msg = spawn_detached(&binary, &["vm".into(), json], &log, Some(&lock))?;
         drop(lock);
         if let Err(m) = msg {
@@ -923,15 +915,13 @@ impl Vms {
     /// guest to power off, then `quit`. A timeout of 0 quits QEMU at once.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when it is not running or paused.
+    /// [`Error::NotRunning`] when it is not running or paused.
     pub fn stop(&self, name: &str, timeout: Option<u64>) -> Result<VmInfo> {
-        let r = (|| {
+        self.audit.audited("vm.stop", name, || {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let info = self.info(c.clone())?;
-            if !matches!(info.status, Status::Running | Status::Paused) {
-                return Err(not_running(&c.name, info.status));
-            }
+            info.status.check(Op::Stop, &c.name)?;
             let secs = timeout.unwrap_or(self.settings.stop_timeout);
             let dir = self.dir(&c.name);
             fs::write(dir.join(vsup::STOP_REQUEST), secs.to_string())
@@ -942,26 +932,22 @@ impl Vms {
                 self.signal_supervisor(&info.state, libc::SIGTERM)?;
             }
             self.wait_ended(&c.name, Duration::from_secs(secs + 15))
-        })();
-        self.audit.outcome("vm.stop", name, &r);
-        r
+        })
     }
 
     /// Send `signal` to QEMU (SIGKILL by default at the CLI). The supervisor records the end.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when it is not running.
+    /// [`Error::NotRunning`] when it is not running.
     pub fn kill(&self, name: &str, signal: i32) -> Result<VmInfo> {
-        let r = (|| {
+        self.audit.audited("vm.kill", name, || {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let info = self.info(c.clone())?;
             if !(1..=64).contains(&signal) {
                 return Err(Error::InvalidArgument(format!("signal {signal} is out of range (1-64)")));
             }
-            if !matches!(info.status, Status::Running | Status::Paused) {
-                return Err(not_running(&c.name, info.status));
-            }
+            info.status.check(Op::Kill, &c.name)?;
             // The supervisor signals its own child: it knows QEMU's pid in its namespace and
             // reaps it, so the end is recorded with the signal.
             let dir = self.dir(&c.name);
@@ -975,9 +961,7 @@ impl Vms {
                 return self.wait_ended(&c.name, Duration::from_secs(15));
             }
             self.inspect(&c.name)
-        })();
-        self.audit.outcome("vm.kill", name, &r);
-        r
+        })
     }
 
     fn ctl(&self, name: &str) -> Result<QmpClient> {
@@ -1002,50 +986,38 @@ impl Vms {
     /// Pause the vCPUs (QMP `stop`). The supervisor records `paused` from QEMU's STOP event.
     ///
     /// # Errors
-    /// [`Error::Conflict`] unless running.
+    /// [`Error::NotRunning`] or [`Error::InvalidState`] unless running.
     pub fn pause(&self, name: &str) -> Result<VmInfo> {
-        let r = (|| {
+        self.audit.audited("vm.pause", name, || {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
-            let st = self.info(c.clone())?.status;
-            if st != Status::Running {
-                return Err(not_running(&c.name, st));
-            }
+            self.info(c.clone())?.status.check(Op::Pause, &c.name)?;
             self.ctl(&c.name)?.stop()?;
             self.wait_status(&c.name, Status::Paused)
-        })();
-        self.audit.outcome("vm.pause", name, &r);
-        r
+        })
     }
 
     /// Resume the vCPUs (QMP `cont`).
     ///
     /// # Errors
-    /// [`Error::Conflict`] unless paused.
+    /// [`Error::InvalidState`] unless paused.
     pub fn resume(&self, name: &str) -> Result<VmInfo> {
-        let r = (|| {
+        self.audit.audited("vm.resume", name, || {
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
-            let st = self.info(c.clone())?.status;
-            if st != Status::Paused {
-                return Err(Error::Conflict(format!("{} is {st}, not paused", c.name)));
-            }
+            self.info(c.clone())?.status.check(Op::Resume, &c.name)?;
             self.ctl(&c.name)?.cont()?;
             self.wait_status(&c.name, Status::Running)
-        })();
-        self.audit.outcome("vm.resume", name, &r);
-        r
+        })
     }
 
     /// QEMU's own run state (`query-status`) of a running VM.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when QEMU is not running; QMP errors.
+    /// [`Error::NotRunning`] when QEMU is not running; QMP errors.
     pub fn query_status(&self, name: &str) -> Result<String> {
         let i = self.inspect(name)?;
-        if !matches!(i.status, Status::Running | Status::Paused) {
-            return Err(not_running(&i.config.name, i.status));
-        }
+        i.status.check(Op::Attach, &i.config.name)?;
         Ok(self.ctl(&i.config.name)?.status()?.1)
     }
 
@@ -1055,7 +1027,7 @@ impl Vms {
     /// As [`Vms::stop`] and [`Vms::start`].
     pub fn restart(&self, name: &str, timeout: Option<u64>) -> Result<VmInfo> {
         let i = self.inspect(name)?;
-        if matches!(i.status, Status::Running | Status::Paused) {
+        if i.status.is_live() {
             self.stop(name, timeout)?;
         }
         self.start(name)
@@ -1065,17 +1037,14 @@ impl Vms {
     /// needs `force` (it is killed first).
     ///
     /// # Errors
-    /// [`Error::Conflict`] for a running VM without `force`.
+    /// [`Error::InvalidState`] for a running VM without `force`.
     pub fn delete(&self, name: &str, force: bool) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("vm.delete", name, || {
             let c = self.load(name)?;
             let info = self.info(c.clone())?;
-            if matches!(info.status, Status::Running | Status::Paused) {
+            if info.status.is_live() {
                 if !force {
-                    return Err(Error::Conflict(format!(
-                        "{} is {}; stop it first or delete with --force",
-                        c.name, info.status
-                    )));
+                    info.status.check(Op::Delete, &c.name)?;
                 }
                 let _ = self.kill(&c.name, libc::SIGKILL);
             }
@@ -1102,9 +1071,7 @@ impl Vms {
                 self.drop_base_if_unused(&b.object);
             }
             Ok(())
-        })();
-        self.audit.outcome("vm.delete", name, &r);
-        r
+        })
     }
 
     /// Remove a materialised base file no VM uses any more (the store object stays as long as an
@@ -1153,12 +1120,10 @@ impl Vms {
     /// Connect to a running VM's serial console.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when it is not running; the socket's error.
+    /// [`Error::NotRunning`] when it is not running; the socket's error.
     pub fn console(&self, name: &str) -> Result<std::os::unix::net::UnixStream> {
         let i = self.inspect(name)?;
-        if !matches!(i.status, Status::Running | Status::Paused) {
-            return Err(not_running(&i.config.name, i.status));
-        }
+        i.status.check(Op::Attach, &i.config.name)?;
         std::os::unix::net::UnixStream::connect(&i.console).map_err(|e| Error::io("connect", &i.console, e))
     }
 
@@ -1224,7 +1189,7 @@ impl Vms {
     /// # Errors
     /// Already exists (exit 4); usage errors for a bad name.
     pub fn snapshot_create(&self, name: &str, snap: &str) -> Result<SnapshotInfo> {
-        let r = (|| {
+        self.audit.audited("vm.snapshot.create", &format!("{name}@{snap}"), || {
             snapshot_name(snap)?;
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
@@ -1236,7 +1201,7 @@ impl Vms {
                 return Err(Error::Vm(volt_vm::Error::AlreadyExists { what: "snapshot", name: snap.into() }));
             }
             let status = self.info(c.clone())?.status;
-            let live = matches!(status, Status::Running | Status::Paused);
+            let live = status.is_live();
             // A running VM is paused for the copy: QEMU writes its disks back when it stops the
             // vCPUs (a paused one did so when it was paused) and resumes after.
             let mut ctl = if status == Status::Running { Some(self.ctl(&c.name)?) } else { None };
@@ -1259,9 +1224,7 @@ impl Vms {
                 &serde_json::to_vec_pretty(&info).expect("serialises"),
             )?;
             Ok(info)
-        })();
-        self.audit.outcome("vm.snapshot.create", &format!("{name}@{snap}"), &r);
-        r
+        })
     }
 
     /// Snapshots of a VM, oldest first.
@@ -1276,9 +1239,9 @@ impl Vms {
     /// Put the VM's disk back to a snapshot. The VM must be stopped.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::Conflict`] while it runs.
+    /// [`Error::NotFound`]; [`Error::InvalidState`] while it runs.
     pub fn snapshot_restore(&self, name: &str, snap: &str) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("vm.snapshot.restore", &format!("{name}@{snap}"), || {
             snapshot_name(snap)?;
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
@@ -1287,14 +1250,9 @@ impl Vms {
             if !file.exists() {
                 return Err(Error::NotFound { what: "snapshot", name: snap.into() });
             }
-            let st = self.info(c.clone())?.status;
-            if matches!(st, Status::Running | Status::Paused) {
-                return Err(Error::Conflict(format!("{} is {st}; stop it before restoring a snapshot", c.name)));
-            }
+            self.info(c.clone())?.status.check(Op::Restore, &c.name)?;
             volt_vm::disk::copy_durable(&file, &dir.join(DISK)).map_err(Error::from)
-        })();
-        self.audit.outcome("vm.snapshot.restore", &format!("{name}@{snap}"), &r);
-        r
+        })
     }
 
     /// Delete a snapshot.
@@ -1302,7 +1260,7 @@ impl Vms {
     /// # Errors
     /// [`Error::NotFound`].
     pub fn snapshot_delete(&self, name: &str, snap: &str) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("vm.snapshot.delete", &format!("{name}@{snap}"), || {
             snapshot_name(snap)?;
             let c = self.load(name)?;
             let _l = self.lock(&c.name)?;
@@ -1313,9 +1271,7 @@ impl Vms {
             }
             let _ = fs::remove_file(sd.join(format!("{snap}.json")));
             fs::remove_file(&file).map_err(|e| Error::io("remove", &file, e))
-        })();
-        self.audit.outcome("vm.snapshot.delete", &format!("{name}@{snap}"), &r);
-        r
+        })
     }
 
     // ---- tuning -------------------------------------------------------------------------------
@@ -1326,7 +1282,7 @@ impl Vms {
     /// # Errors
     /// Usage errors for CPUs the host lacks; QMP errors.
     pub fn pin_cpus(&self, name: &str, cpus: &[usize]) -> Result<VmInfo> {
-        let r = (|| {
+        self.audit.audited("vm.tune.cpu-pin", name, || {
             let online = vsup::host_cpus();
             if let Some(c) = cpus.iter().find(|c| **c >= online) {
                 return Err(Error::InvalidArgument(format!(
@@ -1337,7 +1293,7 @@ impl Vms {
             let mut c = self.load(name)?;
             let _l = self.lock(&c.name)?;
             let info = self.info(c.clone())?;
-            if matches!(info.status, Status::Running | Status::Paused) {
+            if info.status.is_live() {
                 let threads: Vec<VcpuThread> = self.ctl(&c.name)?.vcpu_threads()?;
                 if cpus.is_empty() {
                     let all: Vec<usize> = (0..online).collect();
@@ -1352,9 +1308,7 @@ impl Vms {
             c.cpu_pin = cpus.to_vec();
             self.save(&c)?;
             self.info(c)
-        })();
-        self.audit.outcome("vm.tune.cpu-pin", name, &r);
-        r
+        })
     }
 
     // ---- kernels ------------------------------------------------------------------------------
@@ -1367,14 +1321,14 @@ impl Vms {
     /// Already exists; dependency and tool errors.
     pub fn kernel_build(&self, profile: &str) -> Result<KernelInfo> {
         let work = self.paths.cache_dir().join("kernels");
-        let r = if profile == "minimal" {
-            let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-            self.kernels().build_minimal(&work, jobs).map_err(Error::from)
-        } else {
-            self.kernels().build_debian(profile, &work).map_err(Error::from)
-        };
-        self.audit.outcome("kernel.build", profile, &r);
-        r
+        self.audit.audited("kernel.build", profile, || {
+            if profile == "minimal" {
+                let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                self.kernels().build_minimal(&work, jobs).map_err(Error::from)
+            } else {
+                self.kernels().build_debian(profile, &work).map_err(Error::from)
+            }
+        })
     }
 
     /// Import a kernel image (and initramfs) under `name` (audited).
@@ -1382,9 +1336,8 @@ impl Vms {
     /// # Errors
     /// As [`Kernels::import`].
     pub fn kernel_import(&self, file: &Path, name: &str, initrd: Option<&Path>, cmdline: &str) -> Result<KernelInfo> {
-        let r = self.kernels().import(file, name, initrd, cmdline).map_err(Error::from);
-        self.audit.outcome("kernel.import", name, &r);
-        r
+        self.audit
+            .audited("kernel.import", name, || self.kernels().import(file, name, initrd, cmdline).map_err(Error::from))
     }
 
     /// Installed kernels, by name.
@@ -1398,16 +1351,14 @@ impl Vms {
     /// Remove a kernel no VM uses.
     ///
     /// # Errors
-    /// [`Error::Conflict`] naming the VMs that use it.
+    /// [`Error::InUse`] naming the VMs that use it.
     pub fn kernel_remove(&self, kernel: &str) -> Result<()> {
         let users: Vec<String> =
             self.list()?.into_iter().filter(|v| v.config.kernel == kernel).map(|v| v.config.name).collect();
         if !users.is_empty() {
-            return Err(Error::Conflict(format!("kernel {kernel} is used by {}", users.join(", "))));
+            return Err(Error::InUse { what: "kernel", name: kernel.into(), users, hint: "" });
         }
-        let r = self.kernels().remove(kernel).map_err(Error::from);
-        self.audit.outcome("kernel.rm", kernel, &r);
-        r
+        self.audit.audited("kernel.rm", kernel, || self.kernels().remove(kernel).map_err(Error::from))
     }
 }
 

@@ -32,35 +32,91 @@ impl Status {
         }
     }
 
-    /// Is moving from `self` to `to` allowed? (`create → stopped → running → stopped → deleted`,
-    /// with `failed` reachable from running and leaving only by start or delete.)
-    pub fn can_become(self, to: Status) -> bool {
-        use Status::*;
-        matches!(
-            (self, to),
-            (Stopped, Running)
-                | (Running, Paused)
-                | (Paused, Running)
-                | (Paused, Stopped)
-                | (Paused, Failed)
-                | (Running, Stopped)
-                | (Running, Failed)
-                | (Failed, Running)
-                | (Failed, Stopped)
-                | (Stopped, Deleted)
-                | (Failed, Deleted)
-        )
+    /// Is the workload alive (its main process exists)?
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused)
     }
 
-    /// The transition check every runtime uses.
+    /// The one lifecycle check: may `op` begin on a workload in this state? Every operation of
+    /// every runtime calls it first, so the same request gets the same answer for every kind.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`]-kind conflict naming both states.
-    pub fn transition(self, to: Status, name: &str) -> Result<Status> {
-        if self.can_become(to) {
-            Ok(to)
-        } else {
-            Err(Error::InvalidState { name: name.to_string(), from: self, to })
+    /// [`Error::AlreadyRunning`], [`Error::NotRunning`] or [`Error::InvalidState`] (all exit 9),
+    /// naming the workload and its state.
+    pub fn check(self, op: Op, name: &str) -> Result<()> {
+        if op.allowed_from(self) {
+            return Ok(());
+        }
+        let name = name.to_string();
+        Err(match op {
+            Op::Start if self.is_live() => Error::AlreadyRunning { name, status: self },
+            Op::Stop | Op::Kill | Op::Pause | Op::Attach if !self.is_live() => Error::NotRunning { name, status: self },
+            _ => Error::InvalidState { name, status: self, op },
+        })
+    }
+}
+
+/// What a caller asks of a workload. [`Op::allowed_from`] is the lifecycle table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Start (a stopped or failed workload).
+    Start,
+    /// Stop (SIGTERM, then SIGKILL after the timeout).
+    Stop,
+    /// Send a signal to the main process.
+    Kill,
+    /// Freeze it (VMs: stop the vCPUs).
+    Pause,
+    /// Thaw it.
+    Resume,
+    /// Reach inside a live workload: exec, console, stats, QMP queries.
+    Attach,
+    /// Remove it (a live one only with `force`, which stops it first).
+    Delete,
+    /// Replace its disk or root with a snapshot.
+    Restore,
+}
+
+impl Op {
+    /// Every operation, for tables and tests.
+    pub const ALL: [Op; 8] =
+        [Op::Start, Op::Stop, Op::Kill, Op::Pause, Op::Resume, Op::Attach, Op::Delete, Op::Restore];
+
+    /// May this operation begin in state `s`? (`create → stopped → running ⇄ paused`, `running →
+    /// stopped | failed`; `failed` is left by start, stop or delete; only a workload that is not
+    /// live may be deleted or restored.)
+    pub fn allowed_from(self, s: Status) -> bool {
+        use Status::*;
+        match self {
+            Op::Start => matches!(s, Stopped | Failed),
+            Op::Stop | Op::Kill | Op::Attach => matches!(s, Running | Paused),
+            Op::Pause => s == Running,
+            Op::Resume => s == Paused,
+            Op::Delete | Op::Restore => matches!(s, Stopped | Failed),
+        }
+    }
+
+    /// The past participle users read in an error ("it cannot be deleted").
+    pub fn past(self) -> &'static str {
+        match self {
+            Op::Start => "started",
+            Op::Stop => "stopped",
+            Op::Kill => "signalled",
+            Op::Pause => "paused",
+            Op::Resume => "resumed",
+            Op::Attach => "attached to",
+            Op::Delete => "deleted",
+            Op::Restore => "restored",
+        }
+    }
+
+    /// What the user can do about a refusal, if anything.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Op::Delete => " (stop it first, or delete with --force)",
+            Op::Restore => " (stop it first)",
+            _ => "",
         }
     }
 }
@@ -109,15 +165,51 @@ pub struct WorkloadInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::Status::*;
+    use super::Op::{self, *};
+    use super::Status::{self, *};
+    use crate::Error;
 
+    /// Every (operation, state) pair, spelled out: `.` allowed, `N` not running, `A` already
+    /// running, `S` any other state refusal.
     #[test]
-    fn transitions() {
-        assert!(Stopped.can_become(Running));
-        assert!(Running.can_become(Stopped));
-        assert!(!Running.can_become(Deleted));
-        assert!(!Deleted.can_become(Running));
-        let e = Running.transition(Deleted, "web").unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+    fn the_lifecycle_table() {
+        const STATES: [Status; 5] = [Stopped, Running, Paused, Failed, Deleted];
+        let table: [(Op, &str); 8] = [
+            //            Stopped Running Paused Failed Deleted
+            (Start, /*  */ ". A A . S"),
+            (Stop, /*   */ "N . . N N"),
+            (Kill, /*   */ "N . . N N"),
+            (Pause, /*  */ "N . S N N"),
+            (Resume, /* */ "S S . S S"),
+            (Attach, /* */ "N . . N N"),
+            (Delete, /* */ ". S S . S"),
+            (Restore, /**/ ". S S . S"),
+        ];
+        assert_eq!(table.map(|(o, _)| o), Op::ALL, "the table covers every operation");
+        for (op, row) in table {
+            let row: Vec<&str> = row.split(' ').collect();
+            assert_eq!(row.len(), STATES.len());
+            for (st, want) in STATES.into_iter().zip(row) {
+                let got = match st.check(op, "web") {
+                    Ok(()) => ".",
+                    Err(Error::NotRunning { .. }) => "N",
+                    Err(Error::AlreadyRunning { .. }) => "A",
+                    Err(Error::InvalidState { .. }) => "S",
+                    Err(e) => panic!("{op:?} from {st}: {e}"),
+                };
+                assert_eq!(got, want, "{op:?} from {st}");
+                assert_eq!(got == ".", op.allowed_from(st));
+                if let Err(e) = st.check(op, "web") {
+                    assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+                    assert!(e.to_string().starts_with(&format!("web is {st}")), "{e}");
+                }
+            }
+        }
+        assert_eq!(
+            Running.check(Delete, "web").unwrap_err().to_string(),
+            "web is running; it cannot be deleted (stop it first, or delete with --force)"
+        );
+        assert_eq!(Stopped.check(Stop, "web").unwrap_err().to_string(), "web is stopped, not running");
+        assert_eq!(Paused.check(Start, "web").unwrap_err().to_string(), "web is paused already");
     }
 }

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::image::{ImageName, Images, RootfsMode};
 use crate::network::{host_ifname, Networks};
 use crate::paths::Paths;
-use crate::workload::Status;
+use crate::workload::{Op, Status};
 
 /// The supervisor in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ impl Containers {
         let networks = Networks::new(paths.clone(), NetworkSettings::default(), settings.clone(), audit.clone());
         Containers {
             store: ContainerStore::new(paths.clone(), images.clone()),
-            volumes: Volumes::new(paths.clone()),
+            volumes: Volumes::new(paths.clone(), audit.clone()),
             images,
             paths,
             settings,
@@ -217,8 +217,7 @@ impl Containers {
             Ok(i) => i.config.name.to_string(),
             Err(_) => name.unwrap_or("-").to_string(),
         };
-        self.audit.outcome("container.create", &format!("{what} from {image}"), &r);
-        r
+        self.audit.outcome("container.create", &format!("{what} from {image}"), r)
     }
 
     fn create_inner(&self, name: Option<&str>, image: &str, opts: &CreateOptions) -> Result<ContainerInfo> {
@@ -312,7 +311,7 @@ impl Containers {
     /// [`Error::NotFound`]; [`Error::Conflict`] if it is on that network already.
     pub fn connect(&self, name: &str, network: &str) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.connect", &format!("{name} {network}"), || {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
             if info.config.networks.iter().any(|x| x == network) {
@@ -340,9 +339,7 @@ impl Containers {
             }
             self.write_unit(&ContainerInfo { config, ..info })?;
             self.inspect_n(&n, true)
-        })();
-        self.audit.outcome("container.connect", &format!("{name} {network}"), &r);
-        r
+        })
     }
 
     /// Take a container off a network: its interface there, address, name and forwards (all
@@ -355,7 +352,7 @@ impl Containers {
     /// container's network other than the last.
     pub fn disconnect(&self, name: &str, network: &str) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.disconnect", &format!("{name} {network}"), || {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
             let Some(pos) = info.config.networks.iter().position(|x| x == network) else {
@@ -386,9 +383,7 @@ impl Containers {
             }
             self.write_unit(&ContainerInfo { config, ..info })?;
             self.inspect_n(&n, true)
-        })();
-        self.audit.outcome("container.disconnect", &format!("{name} {network}"), &r);
-        r
+        })
     }
 
     fn free_name(&self) -> ContainerName {
@@ -501,20 +496,18 @@ impl Containers {
     /// Start a stopped (or failed) container; returns once it runs.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if it runs already (exit 9); supervisor and I/O errors.
+    /// [`Error::AlreadyRunning`] if it runs already (exit 9); supervisor and I/O errors.
     pub fn start(&self, name: &str) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.start", name, || {
             let _lock = self.store.lock(&n)?;
             self.start_locked(&n)
-        })();
-        self.audit.outcome("container.start", name, &r);
-        r
+        })
     }
 
     fn start_locked(&self, n: &ContainerName) -> Result<ContainerInfo> {
         let info = self.inspect_n(n, true)?;
-        info.state.status.transition(Status::Running, n.as_str())?;
+        info.state.status.check(Op::Start, n.as_str())?;
         let dir = self.store.dir(n);
         for m in &info.config.mounts {
             if !m.source.exists() {
@@ -573,21 +566,19 @@ impl Containers {
     /// (default: `containers.stop_timeout`).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if it is not running (exit 9).
+    /// [`Error::NotRunning`] if it is not running (exit 9).
     pub fn stop(&self, name: &str, timeout: Option<u64>) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.stop", name, || {
             let _lock = self.store.lock(&n)?;
             self.stop_locked(&n, timeout)
-        })();
-        self.audit.outcome("container.stop", name, &r);
-        r
+        })
     }
 
     fn stop_locked(&self, n: &ContainerName, timeout: Option<u64>) -> Result<ContainerInfo> {
         let info = self.inspect_n(n, true)?;
-        if info.state.status == Status::Stopped {
-            return Err(Error::Conflict(format!("container {n} is not running (stopped)")));
+        if info.state.status != Status::Failed {
+            info.state.status.check(Op::Stop, n.as_str())?;
         }
         if !is_running(&info.state) {
             // A failed container is "stopped" by recording it so.
@@ -640,29 +631,25 @@ impl Containers {
     /// As [`Containers::stop`] and [`Containers::start`].
     pub fn restart(&self, name: &str, timeout: Option<u64>) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.restart", name, || {
             let _lock = self.store.lock(&n)?;
             if is_running(&self.inspect_n(&n, true)?.state) {
                 self.stop_locked(&n, timeout)?;
             }
             self.start_locked(&n)
-        })();
-        self.audit.outcome("container.restart", name, &r);
-        r
+        })
     }
 
     /// Send `signal` to the container's main process (the workload).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if it is not running.
+    /// [`Error::NotRunning`] if it is not running.
     pub fn kill(&self, name: &str, signal: i32) -> Result<()> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.kill", &format!("{name} signal {signal}"), || {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
-            if !is_running(&info.state) {
-                return Err(Error::Conflict(format!("container {n} is not running ({})", info.state.status)));
-            }
+            info.state.status.check(Op::Kill, n.as_str())?;
             // The workload, never nspawn (which ends the whole container on most signals).
             let cg = self.running_cgroup(&info)?;
             let target = self.container_pids(&info, &cg, Duration::from_secs(1)).1;
@@ -676,9 +663,7 @@ impl Containers {
                 return Err(Error::io("signal", format!("pid {target}"), std::io::Error::last_os_error()));
             }
             Ok(())
-        })();
-        self.audit.outcome("container.kill", &format!("{name} signal {signal}"), &r);
-        r
+        })
     }
 
     /// Delete a container (root filesystem, directory, unit). A running one is refused with
@@ -688,7 +673,7 @@ impl Containers {
     /// [`Error::NotFound`], [`Error::InvalidState`].
     pub fn delete(&self, name: &str, force: bool) -> Result<()> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.delete", name, || {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
             if !is_running(&info.state) && !self.supervisor_gone(&n) {
@@ -696,9 +681,7 @@ impl Containers {
             }
             if is_running(&info.state) {
                 if !force {
-                    return Err(Error::Conflict(format!(
-                        "container {n} is running; stop it first or delete with --force"
-                    )));
+                    info.state.status.check(Op::Delete, n.as_str())?;
                 }
                 self.stop_locked(&n, Some(0))?;
             }
@@ -711,9 +694,7 @@ impl Containers {
             let _ = fs::remove_file(self.paths.units_dir().join(unit_name(&n)));
             self.unplug_all(&info.config)?;
             self.store.delete_locked(&n)
-        })();
-        self.audit.outcome("container.delete", name, &r);
-        r
+        })
     }
 
     /// Wait until the container is no longer running (its supervisor has exited) or `timeout`
@@ -747,12 +728,7 @@ impl Containers {
     }
 
     fn running_cgroup(&self, info: &ContainerInfo) -> Result<Cgroup> {
-        if !is_running(&info.state) {
-            return Err(Error::Conflict(format!(
-                "container {} is not running ({})",
-                info.config.name, info.state.status
-            )));
-        }
+        info.state.status.check(Op::Attach, info.config.name.as_str())?;
         if let Some(cg) = &info.state.cgroup {
             return Ok(cg.clone());
         }
@@ -841,7 +817,7 @@ impl Containers {
     /// (a terminal stays a terminal); returns its exit status (128+N for signal N).
     ///
     /// # Errors
-    /// [`Error::InvalidState`] for a container that is not running (exit 9).
+    /// [`Error::NotRunning`] for a container that is not running (exit 9).
     pub fn exec(&self, name: &str, argv: &[String], tty: bool) -> Result<i32> {
         let (mut cmd, _procs) = self.exec_command(name, argv, tty)?;
         let st = cmd.status().map_err(|e| Error::io("run", "nsenter", e))?;
@@ -921,7 +897,7 @@ impl Containers {
         pids: Option<u32>,
     ) -> Result<ContainerInfo> {
         let n = Self::name(name)?;
-        let r = (|| {
+        self.audit.audited("container.update", name, || {
             let _lock = self.store.lock(&n)?;
             let info = self.inspect_n(&n, true)?;
             let mut config = info.config.clone();
@@ -947,15 +923,13 @@ impl Containers {
             let info = self.inspect_n(&n, true)?;
             self.write_unit(&info)?;
             Ok(info)
-        })();
-        self.audit.outcome("container.update", name, &r);
-        r
+        })
     }
 
     /// Usage counters of a running container.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if it is not running.
+    /// [`Error::NotRunning`] if it is not running.
     pub fn stats(&self, name: &str) -> Result<CgroupStats> {
         let info = self.inspect(name)?;
         Ok(self.running_cgroup(&info)?.stats())

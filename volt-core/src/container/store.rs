@@ -12,7 +12,7 @@ use super::{check_env, ContainerConfig, ContainerName, Limits, Mount, ProcRef, R
 use crate::error::{Error, Result};
 use crate::image::{ImageName, Images, RootfsMount};
 use crate::paths::Paths;
-use crate::workload::Status;
+use crate::workload::{Op, Status};
 
 /// Runtime state, persisted as `state.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,7 +331,7 @@ impl ContainerStore {
     /// As [`ContainerStore::delete`].
     pub(crate) fn delete_locked(&self, name: &ContainerName) -> Result<()> {
         let info = self.inspect(name)?;
-        info.state.status.transition(Status::Deleted, name.as_str())?;
+        info.state.status.check(Op::Delete, name.as_str())?;
         let dir = self.dir(name);
         // config.json marks a complete container: it goes first (durably), so a crash during
         // the rest leaves a directory that is never listed and that the next create of the name

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::read_json;
 use super::{ContainerConfig, ContainerName};
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 
@@ -30,12 +31,13 @@ pub struct Volume {
 #[derive(Debug, Clone)]
 pub struct Volumes {
     paths: Paths,
+    audit: AuditLog,
 }
 
 impl Volumes {
-    /// Volumes under `paths`.
-    pub fn new(paths: Paths) -> Self {
-        Volumes { paths }
+    /// Volumes under `paths`; creation and removal are recorded in `audit`.
+    pub fn new(paths: Paths, audit: AuditLog) -> Self {
+        Volumes { paths, audit }
     }
 
     fn dir(&self, name: &str) -> PathBuf {
@@ -53,6 +55,10 @@ impl Volumes {
     /// # Errors
     /// Usage, already exists, I/O errors.
     pub fn create(&self, name: &str) -> Result<Volume> {
+        self.audit.audited("volume.create", name, || self.create_inner(name))
+    }
+
+    fn create_inner(&self, name: &str) -> Result<Volume> {
         Self::check(name)?;
         let root = self.paths.lib_dir().join("volumes");
         fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
@@ -134,18 +140,24 @@ impl Volumes {
         Ok(out)
     }
 
-    /// Remove a volume and its data; refused ([`crate::ErrorKind::Conflict`]) while a container
+    /// Remove a volume and its data; refused ([`Error::InUse`], exit 9) while a container
     /// mounts it.
     ///
     /// # Errors
     /// Not found, conflict, I/O errors.
     pub fn remove(&self, name: &str) -> Result<()> {
+        self.audit.audited("volume.rm", name, || self.remove_inner(name))
+    }
+
+    fn remove_inner(&self, name: &str) -> Result<()> {
         let v = self.inspect(name)?;
         if !v.used_by.is_empty() {
-            return Err(Error::Conflict(format!(
-                "volume {name} is used by container(s) {}; delete them first",
-                v.used_by.join(", ")
-            )));
+            return Err(Error::InUse {
+                what: "volume",
+                name: name.into(),
+                users: v.used_by.iter().map(|c| format!("container {c}")).collect(),
+                hint: "; delete them first",
+            });
         }
         let dir = self.dir(name);
         let doomed = dir.with_file_name(format!(".rm-{name}-{}", std::process::id()));

@@ -166,8 +166,9 @@ impl Images {
     /// [`Error::NotFound`] for a missing path, [`Error::InvalidImage`] for a malformed or unsafe
     /// image (nothing is kept), store errors.
     pub fn import(&self, path: &Path, name: &ImageName, progress: Option<&ProgressFn>) -> Result<ImageRecord> {
-        let r = self.import_inner(path, name, progress);
-        self.audited("image.import", &format!("{name} <- {}", path.display()), r)
+        self.audit.audited("image.import", &format!("{name} <- {}", path.display()), || {
+            self.import_inner(path, name, progress)
+        })
     }
 
     fn import_inner(&self, path: &Path, name: &ImageName, progress: Option<&ProgressFn>) -> Result<ImageRecord> {

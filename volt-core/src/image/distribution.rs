@@ -287,7 +287,7 @@ impl Images {
         let res = tokio::task::spawn_blocking(move || this.pull_blocking(&rt, &r, &local, &opts, progress.as_deref()))
             .await
             .map_err(|e| Error::Task(e.to_string()))?;
-        self.audited("image.pull", reference, res)
+        self.audit.outcome("image.pull", reference, res)
     }
 
     fn pull_blocking(
@@ -459,7 +459,7 @@ impl Images {
     ) -> Result<PushReport> {
         let target = reference.map(String::from).unwrap_or_else(|| name.to_string());
         let res = self.push_inner(name, &target, opts, progress).await;
-        self.audited("image.push", &format!("{name} -> {target}"), res)
+        self.audit.outcome("image.push", &format!("{name} -> {target}"), res)
     }
 
     async fn push_inner(

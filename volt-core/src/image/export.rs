@@ -21,8 +21,9 @@ impl Images {
     /// [`Error::NotFound`], [`Error::InvalidArgument`] for a non-empty destination, I/O errors
     /// (a failed export removes what it wrote).
     pub fn export(&self, name: &ImageName, dest: &Path, progress: Option<&ProgressFn>) -> Result<ExportReport> {
-        let r = self.export_inner(name, dest, progress);
-        self.audited("image.export", &format!("{name} -> {}", dest.display()), r)
+        self.audit.audited("image.export", &format!("{name} -> {}", dest.display()), || {
+            self.export_inner(name, dest, progress)
+        })
     }
 
     fn export_inner(&self, name: &ImageName, dest: &Path, progress: Option<&ProgressFn>) -> Result<ExportReport> {

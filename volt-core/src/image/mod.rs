@@ -223,11 +223,6 @@ impl Images {
         &self.cas
     }
 
-    fn audited<T>(&self, action: &str, resource: &str, r: Result<T>) -> Result<T> {
-        self.audit.outcome(action, resource, &r);
-        r
-    }
-
     /// All local images, sorted by name.
     ///
     /// # Errors
@@ -273,7 +268,7 @@ impl Images {
     /// # Errors
     /// [`Error::NotFound`] if `src` does not exist.
     pub fn tag(&self, src: &ImageName, dst: &ImageName) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("image.tag", &format!("{src} -> {dst}"), || {
             let id = self.record_id(src)?;
             // Protected while the new name is written: a concurrent rm + gc cannot free it.
             let txn = self.cas.begin()?;
@@ -282,25 +277,28 @@ impl Images {
             }
             txn.commit(Some((&dst.ref_name(), &id)))?;
             Ok(())
-        })();
-        self.audited("image.tag", &format!("{src} -> {dst}"), r)
+        })
     }
 
     /// Remove the name `name`. The content goes at the next gc if nothing else uses it.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::Conflict`] if a container uses the image.
+    /// [`Error::NotFound`]; [`Error::InUse`] if a container uses the image.
     pub fn remove(&self, name: &ImageName) -> Result<()> {
-        let r = (|| {
+        self.audit.audited("image.rm", &name.to_string(), || {
             let tree = self.read_record(&self.record_id(name)?)?.tree;
             if let Some(user) = self.container_using(name)? {
-                return Err(Error::Conflict(format!("image {name} is in use by container {user}")));
+                return Err(Error::InUse {
+                    what: "image",
+                    name: name.to_string(),
+                    users: vec![format!("container {user}")],
+                    hint: "",
+                });
             }
             self.cas.delete_ref(&name.ref_name())?;
             self.drop_shared_root_if_unused(&tree)?;
             Ok(())
-        })();
-        self.audited("image.rm", &name.to_string(), r)
+        })
     }
 
     /// The first container (by directory name) whose `config.json` names this image.

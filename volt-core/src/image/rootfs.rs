@@ -98,8 +98,9 @@ impl Images {
         copy: bool,
         volatile: bool,
     ) -> Result<RootfsMount> {
-        let r = self.create_rootfs_inner(name, container_dir, copy, volatile);
-        self.audited("image.rootfs", &format!("{name} -> {}", container_dir.display()), r)
+        self.audit.audited("image.rootfs", &format!("{name} -> {}", container_dir.display()), || {
+            self.create_rootfs_inner(name, container_dir, copy, volatile)
+        })
     }
 
     fn create_rootfs_inner(&self, name: &ImageName, dir: &Path, copy: bool, volatile: bool) -> Result<RootfsMount> {
