@@ -152,26 +152,21 @@ fn init_logging(debug: bool, quiet: bool, colored: bool) {
 /// Print the error and its cause chain; with `--output json`, a JSON object instead.
 fn report(e: &volt_core::Error, format: Format, colored: bool) -> ExitCode {
     let kind = e.kind();
-    let mut chain = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         if s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
             // The reader went away (`volt cas cat … | head`): not an error of ours.
             return ExitCode::SUCCESS;
         }
-        let t = s.to_string();
-        let lower = t.to_lowercase();
-        if !chain.iter().any(|c| c.to_lowercase().contains(&lower)) {
-            chain.push(t);
-        }
         src = s.source();
     }
+    let line = e.chain();
     if format == Format::Json {
-        let j = serde_json::json!({"error": chain.join(": "), "kind": kind.name(), "code": kind.exit_code()});
+        let j = serde_json::json!({"error": line, "kind": kind.name(), "code": kind.exit_code()});
         println!("{j}");
     } else {
         let prefix = if colored { "\x1b[31merror\x1b[0m" } else { "error" };
-        eprintln!("{prefix}: {}", chain.join(": "));
+        eprintln!("{prefix}: {line}");
     }
     ExitCode::from(kind.exit_code() as u8)
 }

@@ -229,6 +229,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// This error with its causes, as every frontend shows it ([`error_chain`]).
+    pub fn chain(&self) -> String {
+        error_chain(self)
+    }
+
     /// The category of this error (exit code, C status, Python exception class).
     pub fn kind(&self) -> ErrorKind {
         use volt_cas::Error as C;
@@ -296,6 +301,23 @@ impl Error {
     }
 }
 
+/// An error and its causes as one line, `outer: inner: …`: the one rendering that the CLI, the C
+/// library, the Python module and the supervisors show. A cause whose words already appear in the
+/// line (case-insensitively) is left out, since wrapping errors often repeat their source.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !t.is_empty() && !line.to_lowercase().contains(&t.to_lowercase()) {
+            line.push_str(": ");
+            line.push_str(&t);
+        }
+        src = s.source();
+    }
+    line
+}
+
 fn io_kind(e: &std::io::Error) -> ErrorKind {
     use std::io::ErrorKind as K;
     match e.kind() {
@@ -324,6 +346,22 @@ mod tests {
             assert_eq!(*c, i as i32 + 1);
             assert_eq!(ErrorKind::from_code(*c), Some(ErrorKind::ALL[i]));
         }
+    }
+
+    #[test]
+    fn the_chain_joins_causes_and_drops_repeats() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = Error::Io { op: "open", path: "/x".into(), source: io() };
+        assert_eq!(e.chain(), "/x: open: gone");
+        // A cause whose words the line already has is not said twice (case aside).
+        #[derive(Debug, thiserror::Error)]
+        #[error("Fetch failed: GONE")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(error_chain(&Outer(io())), "Fetch failed: GONE");
+        #[derive(Debug, thiserror::Error)]
+        #[error("fetch failed")]
+        struct Plain(#[source] std::io::Error);
+        assert_eq!(error_chain(&Plain(io())), "fetch failed: gone");
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use config::{
     CasConfig, ColorMode, Config, ContainerSettings, ImageSettings, NetworkSettings, OutputFormat, RegistrySettings,
     SupervisorMode, VmSettings,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{error_chain, Error, ErrorKind, Result};
 pub use paths::Paths;
 pub use store::LocalStore;
 pub use traits::{Network, NetworkSpec, PutOptions, Runtime, Store};

@@ -1500,7 +1500,7 @@ pub fn supervisor_main(args: &[String]) -> i32 {
                     return 1;
                 }
                 Err(e) => {
-                    eprintln!("volt-supervisor vm-run: {e}");
+                    eprintln!("volt-supervisor vm-run: {}", e.chain());
                     return 1;
                 }
             };

@@ -93,23 +93,8 @@ impl volt_error_t {
 
 impl From<volt_core::Error> for volt_error_t {
     fn from(e: volt_core::Error) -> Self {
-        volt_error_t::new(e.kind(), cause_chain(&e))
+        volt_error_t::new(e.kind(), e.chain())
     }
-}
-
-/// The error and its sources joined by ": ", skipping a source whose text is already shown.
-fn cause_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !part.is_empty() && !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// The C string constant naming a kind (`ERR_NOT_FOUND`, …), as `ErrorKind::name` spells it.

@@ -51,14 +51,7 @@ pub(crate) fn new_err(kind: ErrorKind, message: String) -> PyErr {
 /// A Volt error, with its cause chain in the message (the core keeps each level's text short
 /// and leaves the chain to frontends).
 pub(crate) fn to_py(e: volt_core::Error) -> PyErr {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    new_err(e.kind(), message)
+    new_err(e.kind(), e.chain())
 }
 
 /// Invalid arguments given from Python (`UsageError`).

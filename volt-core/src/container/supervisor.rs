@@ -88,18 +88,6 @@ pub struct SupervisorArgs {
     pub ready_fd: Option<RawFd>,
 }
 
-/// An error with its causes, `outer: inner: …`.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// Human signal names for reasons.
 pub fn signal_name(sig: i32) -> String {
     let n = match sig {
@@ -322,7 +310,7 @@ pub fn supervisor_main() -> i32 {
     match sup.run() {
         Ok(()) => 0,
         Err(e) => {
-            sup.report(&format!("error: {}", chain(&e)));
+            sup.report(&format!("error: {}", crate::error_chain(&e)));
             1
         }
     }
@@ -386,7 +374,7 @@ impl Supervisor {
                     st.status = Status::Failed;
                     st.pid = None;
                     st.supervisor = None;
-                    st.reason = Some(format!("cannot start systemd-nspawn: {}", chain(&e)));
+                    st.reason = Some(format!("cannot start systemd-nspawn: {}", crate::error_chain(&e)));
                     st.finished = Some(super::logs::timestamp());
                     save_state_with(&dir, &st, durable)?;
                     break Err(e);

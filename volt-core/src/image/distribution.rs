@@ -189,7 +189,7 @@ fn remote(r: &Reference, e: OciDistributionError) -> Error {
         E::DigestError(_) => ErrorKind::Usage,
         _ => ErrorKind::General,
     };
-    Error::Remote { registry, reason: chain(&e), kind }
+    Error::Remote { registry, reason: crate::error_chain(&e), kind }
 }
 
 /// A layer download that failed, naming the layer (and, for one the registry need not have,
@@ -206,17 +206,6 @@ fn layer_error(r: &Reference, l: &Descriptor, e: OciDistributionError) -> Error 
         }
         other => other,
     }
-}
-
-/// An error and its causes, joined with ": ".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut reason = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        reason.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    reason
 }
 
 /// Start downloading blob `desc` on the runtime (oci-client checks the status and verifies the
@@ -432,7 +421,7 @@ impl Images {
         rt.block_on(fetch).map_err(|e| Error::Task(e.to_string()))?.map_err(|e| layer_error(r, l, e))?;
         let out = stored.map_err(|e| Error::Remote {
             registry: r.whole(),
-            reason: format!("layer {}: {}", l.digest, chain(&e)),
+            reason: format!("layer {}: {}", l.digest, crate::error_chain(&e)),
             kind: ErrorKind::Network,
         })?;
         let ok = match want.algorithm {
