@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use volt_core::container::{
-    parse_memory, print_line, supervisor::parse_signal, ContainerInfo, Containers, CreateOptions, Limits, LogQuery,
-    TopEntry,
+    parse_memory, print_line, ContainerInfo, Containers, CreateOptions, Limits, LogQuery, TopEntry,
 };
+use volt_core::supervise::parse_signal;
 use volt_core::{Error, Result, Volt};
 
 use crate::cli::{ContainerCommand, Format, SpecArgs, VolumeCommand};

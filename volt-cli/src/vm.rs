@@ -162,7 +162,7 @@ pub fn run(volt: &Volt, cmd: VmCommand) -> Result<View> {
             Ok(View::new(&out, human))
         }
         VmCommand::Kill { name, signal } => {
-            let sig = volt_core::container::supervisor::parse_signal(&signal)?;
+            let sig = volt_core::supervise::parse_signal(&signal)?;
             let i = v.kill(&name, sig)?;
             Ok(View::new(&i, format!("{name} {}\n", status_text(&i))).id(name))
         }

@@ -367,7 +367,7 @@ fn killed_cli_and_killed_supervisor_leave_consistent_state() {
     let cg = info.state.cgroup.clone().unwrap();
     // SAFETY: kill(2).
     unsafe { libc::kill(sup.pid as i32, libc::SIGKILL) };
-    eventually("the supervisor to go", 5, || volt_core::container::supervisor::start_time(sup.pid).is_none());
+    eventually("the supervisor to go", 5, || volt_core::supervise::start_time(sup.pid).is_none());
     let info = c.inspect("lasting").unwrap();
     assert_eq!(info.state.status, Status::Failed);
     assert!(info.state.reason.unwrap().contains("supervisor lost"));

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{in_private_netns, links};
-use volt_core::container::systemd::Systemd;
 use volt_core::container::{CreateOptions, Limits, LogQuery};
+use volt_core::supervise::systemd::Systemd;
 use volt_core::{Config, Status, SupervisorMode, Volt};
 
 fn debian_root() -> Option<PathBuf> {

@@ -282,7 +282,7 @@ fn bad_input_gets_clear_errors_and_leaves_nothing() {
     // A kernel in use stays; pinning to CPUs the host lacks is refused.
     let o = e.cli(&["kernel", "rm", "testk"]);
     assert_eq!(code(&o), 9, "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("used by b"));
+    assert!(text(&o.stderr).contains("kernel testk is in use by b"), "{}", text(&o.stderr));
     assert_eq!(code(&e.cli(&["tune", "cpu", "pin", "b", "--cpus", "4096"])), 2);
     assert_eq!(code(&e.cli(&["tune", "cpu", "pin", "b", "--cpus", "x"])), 2);
     let ks = json(&e.cli(&["-o", "json", "kernel", "list"]));

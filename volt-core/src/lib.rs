@@ -18,6 +18,7 @@ pub mod oci;
 mod paths;
 pub mod registry;
 mod store;
+pub mod supervise;
 mod traits;
 pub mod vm;
 mod volt;

@@ -127,6 +127,56 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Check a workload name: 1-63 characters of lower-case letters, digits, `-` and `_`, starting
+/// with a letter or digit, for every kind alike (a name is a directory name, a machine name and
+/// part of a unit name, so nothing else is allowed). `kind` words the error ("container", "VM").
+///
+/// # Errors
+/// [`Error::InvalidArgument`] saying what is wrong.
+pub(crate) fn check_name(kind: &str, s: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::InvalidArgument(format!("{kind} name {s:?}: {why}")));
+    if s.is_empty() {
+        return bad("empty");
+    }
+    if s.len() > 63 {
+        return bad("longer than 63 characters");
+    }
+    let b = s.as_bytes();
+    if !(b[0].is_ascii_lowercase() || b[0].is_ascii_digit()) {
+        return bad("must start with a lower-case letter or a digit");
+    }
+    if !b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_') {
+        return bad("only lower-case letters, digits, '-' and '_' are allowed");
+    }
+    Ok(())
+}
+
+/// Parse a memory size: a number of bytes with an optional `K`, `M`, `G` or `T` suffix (binary
+/// multiples; `KiB`-style and lower-case suffixes accepted).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the value.
+pub fn parse_memory(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || Error::InvalidArgument(format!("memory {s:?}: expected a size like 512M, 1G or 1073741824"));
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let shift = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(bad()),
+    };
+    let v = n.checked_mul(1u64 << shift).ok_or_else(bad)?;
+    if v < 1 << 20 {
+        return Err(Error::InvalidArgument(format!("memory {s:?}: below the 1 MiB minimum")));
+    }
+    Ok(v)
+}
+
 /// What to run. Runtimes extend this through `extra` until their own spec types land.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

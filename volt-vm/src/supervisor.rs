@@ -489,20 +489,6 @@ pub fn classify(
     }
 }
 
-/// Detach from the caller (fork; the parent returns `None` to exit at once) into a new session.
-pub fn detach() -> Option<()> {
-    // SAFETY: fork in a single-threaded supervisor process; the child only continues it.
-    match unsafe { libc::fork() } {
-        -1 | 1.. => None,
-        0 => {
-            // SAFETY: plain syscall.
-            unsafe { libc::setsid() };
-            Some(())
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,10 @@
 //! parts that act on the host (supervisors, cgroups, D-Bus) build on these plans, and unit tests
 //! check the plans without root.
 
-pub mod cgroup;
-pub mod logs;
 mod plan;
 pub(crate) mod runtime;
 mod store;
 pub mod supervisor;
-pub mod systemd;
 mod volume;
 
 use std::collections::BTreeMap;
@@ -23,22 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use logs::{LogLine, LogQuery};
+pub use crate::supervise::logs::{LogLine, LogQuery};
+pub use crate::supervise::{Backend, Limits, ProcRef};
+pub use crate::workload::parse_memory;
 pub use plan::{nspawn_argv, unit_file, with_exec_start_pre, NspawnOptions, UNIT_TEMPLATE};
-pub(crate) use runtime::find_supervisor;
-pub use runtime::{print_line, Backend, Containers, LogFollower, TopEntry};
+pub use runtime::{print_line, Containers, LogFollower, TopEntry};
 pub use store::{ContainerEndpoint, ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
 pub use volume::{Volume, Volumes};
-
-/// A process recorded in state files: pid plus start time, so a reused pid is never mistaken
-/// for the recorded process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcRef {
-    /// Process id.
-    pub pid: u32,
-    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
-    pub start_time: u64,
-}
 
 /// A container name: 1-63 characters of lower-case letters, digits, `-` and `_`, starting with a
 /// letter or digit. It is a directory name, a machine name and part of a unit name, so nothing
@@ -57,20 +45,7 @@ impl ContainerName {
 impl FromStr for ContainerName {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |why: &str| Err(Error::InvalidArgument(format!("container name {s:?}: {why}")));
-        if s.is_empty() {
-            return bad("empty");
-        }
-        if s.len() > 63 {
-            return bad("longer than 63 characters");
-        }
-        let b = s.as_bytes();
-        if !(b[0].is_ascii_lowercase() || b[0].is_ascii_digit()) {
-            return bad("must start with a lower-case letter or a digit");
-        }
-        if !b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_') {
-            return bad("only lower-case letters, digits, '-' and '_' are allowed");
-        }
+        crate::workload::check_name("container", s)?;
         Ok(ContainerName(s.to_string()))
     }
 }
@@ -91,60 +66,6 @@ impl From<ContainerName> for String {
 impl fmt::Display for ContainerName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// Parse a memory size: a number of bytes with an optional `K`, `M`, `G` or `T` suffix (binary
-/// multiples; `KiB`-style and lower-case suffixes accepted).
-///
-/// # Errors
-/// [`Error::InvalidArgument`] naming the value.
-pub fn parse_memory(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let bad = || Error::InvalidArgument(format!("memory {s:?}: expected a size like 512M, 1G or 1073741824"));
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let shift = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return Err(bad()),
-    };
-    let v = n.checked_mul(1u64 << shift).ok_or_else(bad)?;
-    if v < 1 << 20 {
-        return Err(Error::InvalidArgument(format!("memory {s:?}: below the 1 MiB minimum")));
-    }
-    Ok(v)
-}
-
-/// Resource limits of a container.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Limits {
-    /// Memory limit in bytes (`memory.max`).
-    pub memory: Option<u64>,
-    /// CPU quota in percent of one CPU (`200` = two CPUs; `cpu.max`).
-    pub cpu: Option<u32>,
-    /// Most tasks (`pids.max`).
-    pub pids: Option<u32>,
-}
-
-impl Limits {
-    /// Check the values are usable.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`].
-    pub fn validate(&self) -> Result<()> {
-        if self.cpu == Some(0) {
-            return Err(Error::InvalidArgument("cpu: the quota must be at least 1 (percent of one CPU)".into()));
-        }
-        if self.pids == Some(0) {
-            return Err(Error::InvalidArgument("pids: at least 1".into()));
-        }
-        Ok(())
     }
 }
 

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::Cgroup;
 use super::{check_env, ContainerConfig, ContainerName, Limits, Mount, ProcRef, RestartPolicy};
 use crate::error::{Error, Result};
 use crate::image::{ImageName, Images, RootfsMount};
 use crate::paths::Paths;
+use crate::supervise::cgroup::Cgroup;
 use crate::workload::{Op, Status};
 
 /// Runtime state, persisted as `state.json`.

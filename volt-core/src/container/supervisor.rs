@@ -22,54 +22,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::Cgroup;
-use super::logs::{LogWriter, LOG_FILE};
 use super::store::{read_json, save_state_with};
-use super::{nspawn_argv, ContainerConfig, ContainerState, NspawnOptions, ProcRef, RestartPolicy};
+use super::{nspawn_argv, ContainerConfig, ContainerState, NspawnOptions, RestartPolicy};
 use crate::error::{Error, Result};
+use crate::supervise::cgroup::Cgroup;
+use crate::supervise::logs::{LogWriter, LOG_FILE};
+use crate::supervise::{
+    detach, mode_args, pidfd, pipe_nonblocking, signal_name, spawn_detached, start_time, wait_readable, ProcRef,
+    KILL_REQUEST, RUN_LOCK_FD, STOP_REQUEST,
+};
 use crate::workload::Status;
-
-/// Request file a client writes before SIGTERM: the stop timeout in seconds.
-pub const STOP_REQUEST: &str = "stop.request";
-/// Request file a client writes before signalling the workload: the signal number.
-pub const KILL_REQUEST: &str = "kill.request";
-
-/// close_range(2) flag: mark close-on-exec instead of closing.
-pub(crate) const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-
-/// The descriptor on which the supervisor holds `run.lock` (flock) for as long as it lives.
-pub const RUN_LOCK_FD: RawFd = 4;
-/// The lock file whose flock a live supervisor holds.
-pub const RUN_LOCK: &str = "run.lock";
-
-/// Is a supervisor alive for the container in `dir`? (Its `run.lock` is held; this cannot
-/// mistake a reused pid for it.)
-pub fn supervisor_alive(dir: &Path) -> bool {
-    let Ok(f) = File::open(dir.join(RUN_LOCK)) else { return false };
-    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
-        Ok(()) => false,
-        Err(e) => e == rustix::io::Errno::WOULDBLOCK,
-    }
-}
-
-/// Take `run.lock` of the container in `dir` for a new supervisor. None: one is alive.
-///
-/// # Errors
-/// I/O errors.
-pub(crate) fn take_run_lock(dir: &Path) -> Result<Option<File>> {
-    let p = dir.join(RUN_LOCK);
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| Error::io("open", &p, e))?;
-    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(f)),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
-        Err(e) => Err(Error::io("lock", &p, e.into())),
-    }
-}
 
 /// What the supervisor is told on its command line (one JSON argument).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,62 +48,6 @@ pub struct SupervisorArgs {
     pub stop_timeout: u64,
     /// Descriptor on which to report `ok PID` or `error: …` once the container runs.
     pub ready_fd: Option<RawFd>,
-}
-
-/// Human signal names for reasons.
-pub fn signal_name(sig: i32) -> String {
-    let n = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        _ => return format!("signal {sig}"),
-    };
-    n.to_string()
-}
-
-/// Parse a signal given as a name (`TERM`, `SIGTERM`) or a number.
-///
-/// # Errors
-/// [`Error::InvalidArgument`].
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    (1..32)
-        .find(|&n| signal_name(n) == name)
-        .ok_or_else(|| Error::InvalidArgument(format!("signal {s:?}: expected a name like TERM or KILL, or a number")))
-}
-
-/// Is `p` the same live process that was recorded (pid and start time)?
-pub fn alive(p: &ProcRef) -> bool {
-    start_time(p.pid) == Some(p.start_time)
-}
-
-/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`); None once it
-/// is gone or a zombie.
-pub fn start_time(pid: u32) -> Option<u64> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    if f.first() == Some(&"Z") || f.first() == Some(&"X") {
-        return None;
-    }
-    f.get(19)?.parse().ok()
 }
 
 fn first_child(pid: u32) -> Option<u32> {
@@ -206,49 +112,6 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
-fn pipe_nonblocking() -> std::io::Result<(File, File)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
-}
-
-/// A pidfd for `pid`.
-///
-/// # Errors
-/// The process is gone (or pidfds are unsupported).
-pub(crate) fn pidfd(pid: u32) -> std::io::Result<File> {
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) } as RawFd;
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
-}
-
-/// Wait up to `timeout` for `f` to become readable (a pidfd: its process ended); true if it
-/// did. A signal (a Python handler, SIGCHLD) does not end the wait.
-pub(crate) fn wait_readable(f: &File, timeout: Duration) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if n > 0 {
-            return true;
-        }
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted && !left.is_zero() {
-            continue;
-        }
-        return false;
-    }
-}
-
 fn set_nonblocking(fd: RawFd) {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
@@ -257,53 +120,20 @@ fn set_nonblocking(fd: RawFd) {
     }
 }
 
-/// Entry point of the `volt-supervisor` binary. Returns the process exit code.
-pub fn supervisor_main() -> i32 {
-    if matches!(std::env::args().nth(1).as_deref(), Some("vm" | "vm-run" | "kvm-probe")) {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        return crate::vm::supervisor_main(&args);
-    }
-    if std::env::args().nth(1).as_deref() == Some("dns") {
-        return match std::env::args().nth(2) {
-            Some(a) => crate::network::dns_main(&a),
-            None => {
-                eprintln!(
-                    "volt-supervisor dns: started by Volt to serve a network's names; not meant to be run by hand"
-                );
-                2
-            }
-        };
-    }
-    let Some(arg) = std::env::args().nth(1) else {
-        eprintln!("volt-supervisor: started by Volt to supervise one container; not meant to be run by hand");
-        return 2;
-    };
-    let args: SupervisorArgs = match serde_json::from_str(&arg) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("volt-supervisor: bad arguments: {e}");
-            return 2;
-        }
-    };
-    // Detach: the process that started us exits now (its parent reaps it); we go on in a new
-    // session, reparented to init, so no terminal or client exit reaches us.
-    // SAFETY: single-threaded at this point; the child only continues this program.
-    match unsafe { libc::fork() } {
-        -1 => return 1,
-        0 => {}
-        _ => return 0,
-    }
-    // SAFETY: plain syscalls without memory-safety preconditions.
-    unsafe {
-        libc::setsid();
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
+/// `volt-supervisor JSON`: supervise one container as `arg` (a [`SupervisorArgs`] object) says.
+/// Returns the process exit code.
+pub fn supervisor_main(arg: &str) -> i32 {
+    let Some(args) = mode_args::<SupervisorArgs>("volt-supervisor", arg) else { return 2 };
     // Children (nspawn) must not inherit the report pipe (or the client never sees end of
     // file) nor the run lock (which says this supervisor lives).
-    for fd in [args.ready_fd, Some(RUN_LOCK_FD)].into_iter().flatten() {
-        // SAFETY: fcntl on descriptors handed to us.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let keep: Vec<RawFd> = [args.ready_fd, Some(RUN_LOCK_FD)].into_iter().flatten().collect();
+    match detach(&keep) {
+        Err(_) => return 1,
+        Ok(false) => return 0,
+        Ok(true) => {}
     }
+    // SAFETY: plain syscall without memory-safety preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // SAFETY: the descriptor was handed to us for this purpose and nobody else uses it.
     let mut ready = args.ready_fd.map(|fd| unsafe { File::from_raw_fd(fd) });
     let mut sup = Supervisor { args, ready: ready.take() };
@@ -375,7 +205,7 @@ impl Supervisor {
                     st.pid = None;
                     st.supervisor = None;
                     st.reason = Some(format!("cannot start systemd-nspawn: {}", crate::error_chain(&e)));
-                    st.finished = Some(super::logs::timestamp());
+                    st.finished = Some(crate::supervise::logs::timestamp());
                     save_state_with(&dir, &st, durable)?;
                     break Err(e);
                 }
@@ -386,7 +216,7 @@ impl Supervisor {
             st.supervisor = Some(me.clone());
             st.backend = Some("direct".into());
             st.cgroup = Some(cg.clone());
-            st.started = Some(super::logs::timestamp());
+            st.started = Some(crate::supervise::logs::timestamp());
             st.restarts = restarts;
             if restarts == 0 {
                 st.exit_code = None;
@@ -413,7 +243,7 @@ impl Supervisor {
             let (status, code, reason) = classify(&ended, oom, kill_sig);
             let mut st = self.state()?;
             st.exit_code = Some(code);
-            st.finished = Some(super::logs::timestamp());
+            st.finished = Some(crate::supervise::logs::timestamp());
             st.pid = None;
             let restart = !ended.stop_requested
                 && match config.restart {
@@ -731,72 +561,6 @@ pub(crate) fn spawn_supervisor(binary: &Path, args: &SupervisorArgs, name: &str,
     msg.parse().map_err(|_| fail(format!("supervisor said {msg:?}")))
 }
 
-/// Run a detaching helper (`volt-supervisor …`) and wait for its one-line report on fd 3:
-/// `ok TEXT` (→ `Ok(Ok(TEXT))`) or `error: MESSAGE` (→ `Ok(Err(Some(MESSAGE)))`); a helper
-/// that exits without a report gives `Ok(Err(None))`. Its stderr is appended to `errlog`;
-/// `lock`, when given, becomes its fd 4. Nothing else of the caller's is inherited.
-///
-/// # Errors
-/// I/O errors starting it.
-pub(crate) fn spawn_detached(
-    binary: &Path,
-    argv: &[String],
-    errlog: &Path,
-    lock: Option<&File>,
-) -> Result<std::result::Result<String, Option<String>>> {
-    let (r, w) = pipe_nonblocking().map_err(|e| Error::io("pipe", binary, e))?;
-    let mut r = r;
-    // The read end blocks: we wait for the report.
-    // SAFETY: fcntl on our descriptor.
-    unsafe {
-        let fl = libc::fcntl(r.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
-    }
-    let wfd = w.as_raw_fd();
-    let lfd = lock.map(|l| l.as_raw_fd());
-    let mut cmd = Command::new(binary);
-    cmd.args(argv).stdin(Stdio::null()).stdout(Stdio::null());
-    let log =
-        fs::OpenOptions::new().create(true).append(true).open(errlog).map_err(|e| Error::io("open", errlog, e))?;
-    cmd.stderr(log);
-    // The report pipe becomes fd 3 and the lock fd 4 (copied high first, so neither can
-    // clobber the other); nothing else of the caller's is inherited, and the helper does not
-    // pin the caller's working directory.
-    // SAFETY: only async-signal-safe syscalls (fcntl, dup2, close_range, chdir).
-    unsafe {
-        cmd.pre_exec(move || {
-            // Both are copied high before either is put in place: the lock may sit at fd 3 (or
-            // the pipe at fd 4) in this process, and a dup2 onto it would lose it.
-            let w = libc::fcntl(wfd, libc::F_DUPFD_CLOEXEC, 10);
-            let l = match lfd {
-                Some(lfd) => libc::fcntl(lfd, libc::F_DUPFD_CLOEXEC, 10),
-                None => 0,
-            };
-            if w < 0 || l < 0 || libc::dup2(w, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if lfd.is_some() && libc::dup2(l, RUN_LOCK_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // CLOSE_RANGE_CLOEXEC: closed at exec (std's own exec-error pipe keeps working).
-            let first = if lfd.is_some() { RUN_LOCK_FD as u32 + 1 } else { 4 };
-            libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
-            libc::chdir(c"/".as_ptr());
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| Error::io("run", binary, e))?;
-    drop(w);
-    let _ = child.wait();
-    let mut msg = String::new();
-    let _ = r.read_to_string(&mut msg);
-    let msg = msg.trim();
-    if let Some(t) = msg.strip_prefix("ok ") {
-        return Ok(Ok(t.to_string()));
-    }
-    Ok(Err(msg.strip_prefix("error: ").map(str::to_string)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -823,23 +587,5 @@ mod tests {
         assert_eq!(classify(&ended(exit(0), true, None), false, None).0, Status::Stopped);
         assert!(classify(&ended(exit(255), true, Some(10)), false, None).2.contains("10 s"));
         assert_eq!(classify(&ended(libc::SIGSEGV, false, None), false, None).1, 128 + libc::SIGSEGV);
-    }
-
-    #[test]
-    fn signals_parse() {
-        assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
-        assert_eq!(parse_signal("sigkill").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("9").unwrap(), 9);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
-        assert_eq!(signal_name(libc::SIGUSR1), "SIGUSR1");
-    }
-
-    #[test]
-    fn own_start_time_is_stable() {
-        let me = std::process::id();
-        let t = start_time(me).unwrap();
-        assert!(alive(&ProcRef { pid: me, start_time: t }));
-        assert!(!alive(&ProcRef { pid: me, start_time: t + 1 }));
     }
 }

@@ -400,7 +400,7 @@ class ProcRef(TypedDict):
 
 
 class Cgroup(TypedDict):
-    """A container's cgroup (``volt_core::container::cgroup::Cgroup``): ``dirs`` is
+    """A container's cgroup (``volt_core::supervise::cgroup::Cgroup``): ``dirs`` is
     ``[controller, directory]`` pairs (one pair with an empty controller on cgroup v2)."""
 
     v2: bool
@@ -448,7 +448,7 @@ class ContainerInfo(TypedDict):
 
 
 class CgroupStats(TypedDict):
-    """Usage counters of a running container (``volt_core::container::cgroup::CgroupStats``)."""
+    """Usage counters of a running container (``volt_core::supervise::cgroup::CgroupStats``)."""
 
     cpu_ns: int
     memory: int
@@ -658,3 +658,4 @@ class KernelInfo(TypedDict):
     added: str
     #: Extra kernel arguments it wants ("" for none).
     cmdline: str
+

@@ -1,4 +1,4 @@
-//! Container log files of the direct supervisor: one line per output line in the CRI format
+//! Log files of the direct supervisor: one line per output line in the CRI format
 //! (`TIME STREAM F|P TEXT`, as kubelet and podman's k8s-file driver write), rotated by size.
 //! `F` ends a line; `P` is a piece of a line longer than the buffer, continued by the next entry.
 

@@ -1,4 +1,4 @@
-//! The cgroup of a container supervised by Volt itself: created, limited, joined, measured,
+//! The cgroup of a workload supervised by Volt itself: created, limited, joined, measured,
 //! emptied and removed through one API on both cgroup v2 and hybrid hosts (v1 controllers).
 //!
 //! | limit   | v2                          | v1                                             |

@@ -1,4 +1,4 @@
-//! The systemd supervisor: container units driven over D-Bus (zbus) through
+//! The systemd backend: workload units (containers, VMs) driven over D-Bus (zbus) through
 //! `org.freedesktop.systemd1.Manager`, logs read from the journal.
 
 use std::path::Path;
