@@ -36,5 +36,5 @@ cd "$scratch"
 "$py" -m mypy.stubtest volt --mypy-config-file "$here/pyproject.toml"
 "$py" -m mypy --config-file "$here/pyproject.toml" --cache-dir "$scratch/.mypy_cache" \
     "$here/tests/conftest.py" "$here/tests/test_cas.py" "$here/tests/test_images.py" "$here/tests/test_containers.py" \
-    "$here/tests/test_networks.py" "$here/tests/test_vms.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
+    "$here/tests/test_networks.py" "$here/tests/test_vms.py" "$here/tests/test_workloads.py" "$here/../../examples/python/cas.py" "$here/../../examples/python/image.py"
 echo "test.sh: all checks passed"

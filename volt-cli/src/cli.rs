@@ -73,7 +73,7 @@ pub enum Command {
     /// Containers on systemd-nspawn: create, run, start, stop, exec, logs, update, delete
     #[command(subcommand, visible_alias = "con")]
     Container(ContainerCommand),
-    /// List containers and VMs together
+    /// List the workloads of every kind (containers and VMs) together
     #[command(after_help = "Examples:\n  volt ps\n  volt ps -o json")]
     Ps,
     /// Virtual machines on QEMU (KVM, or TCG where KVM cannot run guests), driven over QMP

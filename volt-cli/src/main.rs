@@ -9,6 +9,7 @@ mod image;
 mod network;
 mod output;
 mod progress;
+mod ps;
 mod vm;
 
 use std::io::IsTerminal;
@@ -78,7 +79,7 @@ fn run(command: Command, config: Config, format: Format, quiet: bool) -> volt_co
         Command::Image(cmd) => with_volt(config, |volt| async move { image::run(&volt, cmd, quiet).await }),
         // Container commands are synchronous (processes, files, cgroups): no async runtime.
         Command::Container(cmd) => container::run(&Volt::open(config)?, cmd, format, quiet),
-        Command::Ps => vm::ps(&Volt::open(config)?),
+        Command::Ps => ps::ps(&Volt::open(config)?),
         Command::Vm(cmd) => vm::run(&Volt::open(config)?, cmd),
         Command::Kernel(cmd) => vm::kernel(&Volt::open(config)?, cmd),
         Command::Tune(cmd) => vm::tune(&Volt::open(config)?, cmd),

@@ -78,51 +78,6 @@ fn info_view(i: &VmInfo) -> View {
     View::new(i, human).id(c.name.clone())
 }
 
-/// `volt ps`: containers and VMs.
-pub fn ps(volt: &Volt) -> Result<View> {
-    #[derive(serde::Serialize)]
-    struct Row {
-        name: String,
-        kind: &'static str,
-        status: Status,
-        detail: String,
-        pid: Option<u32>,
-    }
-    let mut rows: Vec<Row> = volt
-        .containers()?
-        .list()?
-        .into_iter()
-        .map(|c| Row {
-            name: c.config.name.to_string(),
-            kind: "container",
-            status: c.state.status,
-            detail: c.config.image.clone(),
-            pid: c.state.pid,
-        })
-        .collect();
-    rows.extend(volt.vms()?.list()?.into_iter().map(|v| Row {
-        name: v.config.name.clone(),
-        kind: "vm",
-        status: v.status,
-        detail: format!("{} {}x{}M {}", v.config.machine, v.config.cpus, v.config.memory_mib, v.config.kernel),
-        pid: v.state.qemu_pid,
-    }));
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let t = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.kind.to_string(),
-                r.status.to_string(),
-                r.detail.clone(),
-                r.pid.map_or("-".into(), |p| p.to_string()),
-            ]
-        })
-        .collect();
-    Ok(View::new(&rows, table(&["NAME", "KIND", "STATUS", "IMAGE / VM", "PID"], t)))
-}
-
 /// Run one `volt vm` command.
 pub fn run(volt: &Volt, cmd: VmCommand) -> Result<View> {
     let v = volt.vms()?;

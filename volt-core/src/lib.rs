@@ -33,7 +33,7 @@ pub use error::{error_chain, Error, ErrorKind, Result};
 pub use paths::Paths;
 pub use store::LocalStore;
 pub use traits::{Network, NetworkSpec, PutOptions, Runtime, Store};
-pub use volt::Volt;
+pub use volt::{Volt, BUILTIN_KINDS};
 pub use workload::{Op, Status, WorkloadInfo, WorkloadSpec};
 
 /// Stellarium's types, re-exported so SDK users need only this crate.

@@ -205,12 +205,16 @@ pub struct WorkloadSpec {
 pub struct WorkloadInfo {
     /// Name.
     pub name: String,
-    /// Runtime kind (`container`, `vm`).
+    /// Runtime kind (`container`, `vm`, or a registered one).
+    #[serde(default)]
     pub kind: String,
     /// Lifecycle state.
     pub status: Status,
     /// Main process id while running.
     pub pid: Option<u32>,
+    /// What it runs, in a few words (a container's image, a VM's machine and size).
+    #[serde(default)]
+    pub detail: String,
 }
 
 #[cfg(test)]

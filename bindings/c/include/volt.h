@@ -1297,6 +1297,17 @@ volt_error_t *volt_kernel_remove(const volt_store_t *store, const char *name);
  */
 volt_error_t *volt_kernel_build(const volt_store_t *store, const char *profile, char **json_out);
 
+/**
+ * List every workload of every kind (containers and VMs), sorted by name. On success
+ * `*json_out` receives an array of `{"name", "kind", "status", "pid", "detail"}` objects
+ * (`kind` `"container"` or `"vm"`, `pid` null when not running, `detail` the container's image
+ * or the VM's machine and size), to free with `volt_string_free`.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `json_out` is NULL or writable.
+ */
+volt_error_t *volt_workload_list(const volt_store_t *store, char **json_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -43,6 +43,7 @@ mod network;
 mod registry;
 mod store;
 mod vm;
+mod workload;
 
 pub use container::{
     volt_container_create, volt_container_delete, volt_container_exec_output, volt_container_inspect,
@@ -78,6 +79,7 @@ pub use vm::{
     volt_vm_pin_cpus, volt_vm_query_status, volt_vm_restart, volt_vm_resume, volt_vm_snapshot_create,
     volt_vm_snapshot_delete, volt_vm_snapshot_list, volt_vm_snapshot_restore, volt_vm_start, volt_vm_stop,
 };
+pub use workload::volt_workload_list;
 
 use error::Result;
 

@@ -20,6 +20,7 @@ mod progress;
 mod registry;
 mod store;
 mod vms;
+mod workloads;
 
 use std::future::Future;
 use std::sync::OnceLock;

@@ -100,6 +100,28 @@ impl Store {
         self.vms.clone_ref(py)
     }
 
+    /// Every workload of every kind (containers, VMs and registered runtimes' workloads), as
+    /// dicts with `name`, `kind`, `status`, `pid` and `detail`, sorted by name: what `volt ps`
+    /// shows.
+    fn workloads<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let all = py.detach(|| self.volt.workloads()).py_err()?;
+        to_python(py, &all)
+    }
+
+    /// The workload kinds this store runs: `container`, `vm`, then the registered ones.
+    fn kinds(&self) -> Vec<String> {
+        self.volt.kinds()
+    }
+
+    /// Add a runtime of a new kind written in Python: an object with a `kind` attribute (a str
+    /// of `a-z`, `0-9`, `-`) and the methods of the kinds it supports, at least `list()`
+    /// returning dicts with `name` and `status` (and optionally `pid`, `detail`). Its workloads
+    /// then show in `workloads()` beside containers and VMs.
+    fn register_runtime(&self, runtime: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rt = crate::workloads::PyRuntime::new(runtime)?;
+        self.volt.register_runtime(std::sync::Arc::new(rt)).py_err()
+    }
+
     /// The store directory (`<root>/var/lib/volt/cas`).
     #[getter]
     fn root(&self) -> String {

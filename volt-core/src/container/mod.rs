@@ -24,7 +24,7 @@ pub use crate::supervise::logs::{LogLine, LogQuery};
 pub use crate::supervise::{Backend, Limits, ProcRef};
 pub use crate::workload::parse_memory;
 pub use plan::{nspawn_argv, unit_file, with_exec_start_pre, NspawnOptions, UNIT_TEMPLATE};
-pub use runtime::{print_line, Containers, LogFollower, TopEntry};
+pub use runtime::{print_line, workload_info, Containers, LogFollower, TopEntry};
 pub use store::{ContainerEndpoint, ContainerInfo, ContainerLock, ContainerState, ContainerStore, CreateOptions};
 pub use volume::{Volume, Volumes};
 

@@ -19,6 +19,7 @@ mod stop;
 mod supervisor;
 mod tune;
 
+pub use runtime::workload_info;
 pub use supervisor::supervisor_main;
 
 use std::fs;

@@ -2,12 +2,15 @@
 
 use super::*;
 
-fn workload_of(i: &VmInfo) -> crate::workload::WorkloadInfo {
+/// A VM as every runtime's workloads are listed (`volt ps`).
+pub fn workload_info(i: &VmInfo) -> crate::workload::WorkloadInfo {
+    let c = &i.config;
     crate::workload::WorkloadInfo {
-        name: i.config.name.clone(),
+        name: c.name.clone(),
         kind: "vm".into(),
         status: i.status,
         pid: i.state.qemu_pid,
+        detail: format!("{} {}x{}M {}", c.machine, c.cpus, c.memory_mib, c.kernel),
     }
 }
 
@@ -40,7 +43,7 @@ impl crate::traits::Runtime for Vms {
                 networks: spec.networks.clone(),
                 ..Default::default()
             };
-            Ok(workload_of(&v.create(&spec.name, &o)?))
+            Ok(workload_info(&v.create(&spec.name, &o)?))
         })
         .await
     }
@@ -62,10 +65,10 @@ impl crate::traits::Runtime for Vms {
     }
     async fn status(&self, name: &str) -> Result<crate::workload::WorkloadInfo> {
         let n = name.to_string();
-        self.blocking(move |v| Ok(workload_of(&v.inspect(&n)?))).await
+        self.blocking(move |v| Ok(workload_info(&v.inspect(&n)?))).await
     }
     async fn list(&self) -> Result<Vec<crate::workload::WorkloadInfo>> {
-        self.blocking(|v| Ok(v.list()?.iter().map(workload_of).collect())).await
+        self.blocking(|v| Ok(v.list()?.iter().map(workload_info).collect())).await
     }
     async fn exec(&self, _name: &str, _argv: &[String]) -> Result<i32> {
         Err(Error::Unsupported("exec in a VM needs a guest agent; use `volt vm console`".into()))

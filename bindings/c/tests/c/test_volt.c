@@ -775,6 +775,12 @@ static void test_containers(volt_store_t *store, const char *scratch) {
           "list shows the running container");
     volt_string_free(json);
     json = NULL;
+    check(kind_of(volt_workload_list(store, &json)) == VOLT_OK && contains(json, svc) &&
+              contains(json, "\"kind\":\"container\"") && contains(json, "\"detail\":\"c/busybox:1\""),
+          "workload_list shows the running container as a container of its image");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_workload_list(store, NULL)) == VOLT_ERR_USAGE, "workload_list without json_out is ERR_USAGE");
 
     check(kind_of(volt_container_stop(store, svc, 5, &json)) == VOLT_OK && contains(json, "\"status\":\"stopped\""),
           "stop: stopped");

@@ -37,6 +37,7 @@ from volt.types import (
     VmInfo,
     VmMachine,
     Volume,
+    WorkloadInfo,
 )
 
 __all__ = ["Store", "Images", "Containers", "Volumes", "Networks", "Vms", "RegistryServer", "__version__"]
@@ -70,6 +71,12 @@ class Store:
     @property
     def vms(self) -> Vms:
         """The VMs and guest kernels of this installation."""
+    def workloads(self) -> list[WorkloadInfo]:
+        """Every workload of every kind (what ``volt ps`` shows), sorted by name."""
+    def kinds(self) -> list[str]:
+        """The workload kinds this store runs: ``container``, ``vm``, then registered ones."""
+    def register_runtime(self, runtime: builtins.object) -> None:
+        """Add a runtime of a new kind: an object with ``kind`` and at least ``list()``."""
     def put_file(self, path: StrPath, ref: str | None = None, also: Sequence[AliasAlgorithm] = ()) -> PutOutcome:
         """Store a file; ``ref`` names it, ``also`` records SHA-2 aliases."""
     def put_bytes(

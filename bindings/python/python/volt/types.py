@@ -39,6 +39,8 @@ __all__ = [
     "RootfsMode",
     "RootfsMount",
     "ContainerStatus",
+    "WorkloadStatus",
+    "WorkloadInfo",
     "RestartPolicy",
     "Backend",
     "MemoryArg",
@@ -93,6 +95,10 @@ ProgressPhase = Union[
 RootfsMode = Union[Literal["overlay"], Literal["copy"]]
 #: Where a container is in its life.
 ContainerStatus = Union[Literal["stopped"], Literal["running"], Literal["failed"], Literal["deleted"]]
+#: Where any workload is in its life (the states of every kind together).
+WorkloadStatus = Union[
+    Literal["stopped"], Literal["running"], Literal["paused"], Literal["failed"], Literal["deleted"]
+]
 #: What to do when a container's workload exits.
 RestartPolicy = Union[Literal["no"], Literal["on-failure"], Literal["always"]]
 #: Transport protocol of a port forward.
@@ -659,3 +665,14 @@ class KernelInfo(TypedDict):
     #: Extra kernel arguments it wants ("" for none).
     cmdline: str
 
+
+class WorkloadInfo(TypedDict):
+    """A workload of any kind, as ``Store.workloads()`` and ``volt ps`` list it."""
+
+    name: str
+    #: ``"container"``, ``"vm"`` or a registered runtime's kind.
+    kind: str
+    status: WorkloadStatus
+    pid: Optional[int]
+    #: What it runs in a few words (a container's image, a VM's machine and size).
+    detail: str

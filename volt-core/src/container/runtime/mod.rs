@@ -213,12 +213,14 @@ fn apply_unit_status(st: &mut ContainerState, s: &UnitStatus) {
     }
 }
 
-fn info_of(i: &ContainerInfo) -> crate::workload::WorkloadInfo {
+/// A container as every runtime's workloads are listed (`volt ps`).
+pub fn workload_info(i: &ContainerInfo) -> crate::workload::WorkloadInfo {
     crate::workload::WorkloadInfo {
         name: i.config.name.to_string(),
         kind: "container".into(),
         status: i.state.status,
         pid: i.state.pid,
+        detail: i.config.image.clone(),
     }
 }
 
@@ -245,7 +247,7 @@ impl crate::traits::Runtime for Containers {
                 networks: spec.networks.clone(),
                 ..Default::default()
             };
-            Ok(info_of(&c.create(Some(&spec.name), &spec.image, &o)?))
+            Ok(workload_info(&c.create(Some(&spec.name), &spec.image, &o)?))
         })
         .await
     }
@@ -267,10 +269,10 @@ impl crate::traits::Runtime for Containers {
     }
     async fn status(&self, name: &str) -> Result<crate::workload::WorkloadInfo> {
         let n = name.to_string();
-        self.blocking(move |c| Ok(info_of(&c.inspect(&n)?))).await
+        self.blocking(move |c| Ok(workload_info(&c.inspect(&n)?))).await
     }
     async fn list(&self) -> Result<Vec<crate::workload::WorkloadInfo>> {
-        self.blocking(|c| Ok(Containers::list(&c)?.iter().map(info_of).collect())).await
+        self.blocking(|c| Ok(Containers::list(&c)?.iter().map(workload_info).collect())).await
     }
     async fn exec(&self, name: &str, argv: &[String]) -> Result<i32> {
         let (n, a) = (name.to_string(), argv.to_vec());
