@@ -70,7 +70,7 @@ pub use registry::{
 };
 pub use store::{
     volt_store_build, volt_store_checkout, volt_store_dedup, volt_store_free, volt_store_gc, volt_store_get,
-    volt_store_open, volt_store_put_bytes, volt_store_put_file, volt_store_read, volt_store_ref_delete,
+    volt_store_has, volt_store_open, volt_store_put_bytes, volt_store_put_file, volt_store_read, volt_store_ref_delete,
     volt_store_ref_set, volt_store_refs, volt_store_stat, volt_store_status, volt_store_t, volt_store_verify,
 };
 pub use vm::{
