@@ -460,6 +460,10 @@ fn the_runtime_trait_drives_containers() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         rt.update("traitful", Some(128 << 20), Some(100)).await.unwrap();
+        // What every kind shares: restart (stop, then start); containers cannot pause.
+        rt.restart("traitful", 2).await.unwrap();
+        assert_eq!(rt.status("traitful").await.unwrap().status, Status::Running);
+        assert_eq!(rt.pause("traitful").await.unwrap_err().kind(), ErrorKind::Dependency);
         assert_eq!(rt.list().await.unwrap().len(), 1);
         assert_eq!(rt.delete("traitful").await.unwrap_err().kind(), ErrorKind::Conflict);
         rt.stop("traitful", 2).await.unwrap();

@@ -352,7 +352,8 @@ fn runtime_trait_and_images_share_a_base() {
     fs::copy(g.join("disk.qcow2"), src.join("disk/guest.qcow2")).unwrap();
     e.volt.images().unwrap().import(&src, &"vmdisk:1".parse().unwrap(), None).unwrap();
     let v = e.volt.vms().unwrap();
-    let rt: std::sync::Arc<dyn volt_core::Runtime> = std::sync::Arc::new(v.clone());
+    // The facade hands the same runtime out by kind.
+    let rt = e.volt.runtime("vm").unwrap();
     let rtm = tokio::runtime::Runtime::new().unwrap();
     rtm.block_on(async {
         assert_eq!(rt.kind(), "vm");
@@ -383,6 +384,12 @@ fn runtime_trait_and_images_share_a_base() {
     assert!(text(&o.stderr).contains("has no disk"), "{}", text(&o.stderr));
     rtm.block_on(async {
         rt.start("r1").await.unwrap();
+        assert_eq!(rt.status("r1").await.unwrap().status, Status::Running);
+        rt.pause("r1").await.unwrap();
+        assert_eq!(rt.status("r1").await.unwrap().status, Status::Paused);
+        rt.resume("r1").await.unwrap();
+        assert_eq!(rt.status("r1").await.unwrap().status, Status::Running);
+        rt.restart("r1", 0).await.unwrap();
         assert_eq!(rt.status("r1").await.unwrap().status, Status::Running);
         rt.stop("r1", 0).await.unwrap();
         assert_eq!(rt.status("r1").await.unwrap().status, Status::Stopped);

@@ -93,6 +93,25 @@ pub trait Runtime: Send + Sync {
     async fn logs(&self, name: &str, lines: usize) -> Result<Vec<String>>;
     /// Change resource limits while running.
     async fn update(&self, name: &str, memory: Option<u64>, cpu_percent: Option<u32>) -> Result<()>;
+    /// Stop it if it runs (as [`Runtime::stop`]), then start it. The default does exactly that;
+    /// a kind with a cheaper restart overrides it.
+    async fn restart(&self, name: &str, timeout_secs: u64) -> Result<()> {
+        if self.status(name).await?.status.is_live() {
+            self.stop(name, timeout_secs).await?;
+        }
+        self.start(name).await
+    }
+    /// Freeze a running workload (VMs: stop the vCPUs). The default: the kind cannot
+    /// ([`crate::Error::Unsupported`], exit 10).
+    async fn pause(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Err(crate::Error::Unsupported(format!("{} workloads cannot be paused", self.kind())))
+    }
+    /// Thaw a paused workload. The default: the kind cannot pause, so nothing is paused.
+    async fn resume(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Err(crate::Error::Unsupported(format!("{} workloads cannot be paused or resumed", self.kind())))
+    }
 }
 
 /// A network as the `Network` trait sees it.

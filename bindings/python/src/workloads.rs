@@ -4,7 +4,8 @@
 //! attribute names the kind, and each trait method calls the object's method of the same name
 //! (`list()`, `status(name)`, `start(name)`, `stop(name, timeout)`, `kill(name, signal)`,
 //! `delete(name)`, `create(spec)`, `exec(name, argv)`, `logs(name, lines)`, `update(name, memory,
-//! cpu_percent)`) with the GIL taken for the call. Results come back through JSON into the
+//! cpu_percent)`, `pause(name)`, `resume(name)`; restart is stop then start) with the GIL taken
+//! for the call. Results come back through JSON into the
 //! core's types, so a workload is a dict with `name`, `kind`, `status`, `pid` and `detail`.
 
 use pyo3::prelude::*;
@@ -107,5 +108,11 @@ impl Runtime for PyRuntime {
     }
     async fn update(&self, name: &str, memory: Option<u64>, cpu_percent: Option<u32>) -> Result<()> {
         self.run("update", (name, memory, cpu_percent))
+    }
+    async fn pause(&self, name: &str) -> Result<()> {
+        self.run("pause", (name,))
+    }
+    async fn resume(&self, name: &str) -> Result<()> {
+        self.run("resume", (name,))
     }
 }

@@ -82,4 +82,16 @@ impl crate::traits::Runtime for Vms {
             "a VM's memory and vCPUs change with `volt vm create` options; live resize is not supported".into(),
         ))
     }
+    async fn restart(&self, name: &str, timeout_secs: u64) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |v| v.restart(&n, Some(timeout_secs)).map(drop)).await
+    }
+    async fn pause(&self, name: &str) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |v| v.pause(&n).map(drop)).await
+    }
+    async fn resume(&self, name: &str) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |v| v.resume(&n).map(drop)).await
+    }
 }

@@ -289,4 +289,8 @@ impl crate::traits::Runtime for Containers {
         let n = name.to_string();
         self.blocking(move |c| Containers::update(&c, &n, memory, cpu_percent, None).map(|_| ())).await
     }
+    async fn restart(&self, name: &str, timeout_secs: u64) -> Result<()> {
+        let n = name.to_string();
+        self.blocking(move |c| Containers::restart(&c, &n, Some(timeout_secs)).map(drop)).await
+    }
 }
