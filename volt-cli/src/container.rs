@@ -136,25 +136,6 @@ fn networks_text(i: &ContainerInfo) -> String {
         .join(", ")
 }
 
-/// `--since`: RFC 3339 or an age like 30s, 10m, 2h, 1d.
-fn since(s: &str) -> Result<time::OffsetDateTime> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t);
-    }
-    let bad = || Error::InvalidArgument(format!("--since {s:?}: expected RFC 3339 or an age like 30s, 10m, 2h, 1d"));
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(bad()),
-    };
-    Ok(time::OffsetDateTime::now_utc() - time::Duration::seconds(secs))
-}
-
 static PROXIED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn remember(sig: libc::c_int) {
@@ -211,7 +192,7 @@ pub fn run(volt: &Volt, cmd: ContainerCommand, format: Format, quiet: bool) -> R
             Ok(View::empty().exit(code))
         }
         ContainerCommand::Logs { name, follow, tail, since: s, timestamps } => {
-            let q = LogQuery::new(tail, s.as_deref().map(since).transpose()?);
+            let q = LogQuery::parse(tail, s.as_deref())?;
             let out = std::io::stdout();
             let mut out = out.lock();
             if !follow {

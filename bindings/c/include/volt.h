@@ -309,17 +309,19 @@ volt_error_t *volt_container_exec_output(const volt_store_t *store,
                                          size_t *stderr_len_out);
 
 /**
- * The log of container `name`: its last `tail` lines (negative: all that are kept). On success
- * `*json_out` receives an array of the lines' text (`["hello", ...]`, oldest first), to free
- * with `volt_string_free`.
+ * The log of container `name`: its last `tail` lines (negative: all that are kept) of those
+ * written since `since` (NULL: all; else RFC 3339 or an age such as `"10m"`, `"2h"`, `"1d"`;
+ * anything else is `VOLT_ERR_USAGE`). On success `*json_out` receives an array of the lines'
+ * text (`["hello", ...]`, oldest first), to free with `volt_string_free`.
  *
  * # Safety
- * `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
- * NULL or writable.
+ * `store` is NULL or a live handle; `name` and `since` are NULL or NUL-terminated strings;
+ * `json_out` is NULL or writable.
  */
 volt_error_t *volt_container_logs(const volt_store_t *store,
                                   const char *name,
                                   int64_t tail,
+                                  const char *since,
                                   char **json_out);
 
 /**

@@ -390,18 +390,20 @@ pub unsafe extern "C" fn volt_container_exec_output(
     })
 }
 
-/// The log of container `name`: its last `tail` lines (negative: all that are kept). On success
-/// `*json_out` receives an array of the lines' text (`["hello", ...]`, oldest first), to free
-/// with `volt_string_free`.
+/// The log of container `name`: its last `tail` lines (negative: all that are kept) of those
+/// written since `since` (NULL: all; else RFC 3339 or an age such as `"10m"`, `"2h"`, `"1d"`;
+/// anything else is `VOLT_ERR_USAGE`). On success `*json_out` receives an array of the lines'
+/// text (`["hello", ...]`, oldest first), to free with `volt_string_free`.
 ///
 /// # Safety
-/// `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `json_out` is
-/// NULL or writable.
+/// `store` is NULL or a live handle; `name` and `since` are NULL or NUL-terminated strings;
+/// `json_out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn volt_container_logs(
     store: *const volt_store_t,
     name: *const c_char,
     tail: i64,
+    since: *const c_char,
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
@@ -409,8 +411,10 @@ pub unsafe extern "C" fn volt_container_logs(
         let store = unsafe { store_arg(store) }?;
         // SAFETY: the caller guarantees NULL or a NUL-terminated string.
         let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
+        let since = unsafe { arg_opt_str(since, "since") }?;
         check_out(json_out, "json_out")?;
-        let query = LogQuery::new(opt_arg::<usize>(tail, "tail")?, None);
+        let query = LogQuery::parse(opt_arg::<usize>(tail, "tail")?, since)?;
         let lines: Vec<String> = store.containers()?.logs(name, &query)?.into_iter().map(|l| l.text).collect();
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
         unsafe { write_json(json_out, &lines) }

@@ -326,11 +326,13 @@ impl Containers {
         Ok((status, PyBytes::new(py, &out), PyBytes::new(py, &err)))
     }
 
-    /// The container's log lines (text, oldest first): the last `tail` lines, or all kept.
-    #[pyo3(signature = (name, tail=None))]
-    fn logs(&self, py: Python<'_>, name: &str, tail: Option<usize>) -> PyResult<Vec<String>> {
+    /// The container's log lines (text, oldest first): the last `tail` lines, or all kept, of
+    /// those written since `since` (RFC 3339, or an age such as "10m", "2h", "1d").
+    #[pyo3(signature = (name, tail=None, since=None))]
+    fn logs(&self, py: Python<'_>, name: &str, tail: Option<usize>, since: Option<&str>) -> PyResult<Vec<String>> {
+        let query = LogQuery::parse(tail, since).py_err()?;
         let c = &self.containers;
-        let lines = py.detach(|| c.logs(name, &LogQuery::new(tail, None))).py_err()?;
+        let lines = py.detach(|| c.logs(name, &query)).py_err()?;
         Ok(lines.into_iter().map(|l| l.text).collect())
     }
 

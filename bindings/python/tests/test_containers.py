@@ -189,6 +189,11 @@ def test_run_attached_collects_output_and_exit_code(
     assert "hello" in logs and "oops" in logs
     assert c.logs(name, tail=0) == []
     assert len(c.logs(name, tail=1)) == 1
+    # `since` is read as the CLI's --since is: a time, or an age before now.
+    assert c.logs(name, since="1h") == logs
+    assert c.logs(name, since="2999-01-01T00:00:00Z") == []
+    with pytest.raises(volt.UsageError, match="expected RFC 3339 or an age"):
+        c.logs(name, since="yesterday")
     c.delete(name)
     with pytest.raises(volt.NotFoundError):
         c.inspect(name)

@@ -42,6 +42,15 @@ impl LogQuery {
         LogQuery { tail, since }
     }
 
+    /// The query as users write it: `since` is an RFC 3339 time or an age such as `30s`, `10m`,
+    /// `2h`, `1d` (counted back from now), the same from the CLI, C and Python.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming a `since` that is neither.
+    pub fn parse(tail: Option<usize>, since: Option<&str>) -> Result<Self> {
+        Ok(LogQuery { tail, since: since.map(parse_since).transpose()? })
+    }
+
     /// Keep the lines the query selects (those since `since`, then the last `tail`).
     pub(crate) fn apply(&self, lines: &mut Vec<LogLine>) {
         lines.retain(|l| since_ok(l, self.since));
@@ -170,6 +179,27 @@ impl LineAssembler {
     }
 }
 
+/// A time users write for "since": RFC 3339, or an age like `30s`, `10m`, `2h`, `1d` before now.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the value.
+pub fn parse_since(s: &str) -> Result<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let bad = || Error::InvalidArgument(format!("since {s:?}: expected RFC 3339 or an age like 30s, 10m, 2h, 1d"));
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        "d" => n.checked_mul(86400).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    OffsetDateTime::now_utc().checked_sub(time::Duration::seconds(secs)).ok_or_else(bad)
+}
+
 fn since_ok(l: &LogLine, since: Option<OffsetDateTime>) -> bool {
     match since {
         None => true,
@@ -252,6 +282,22 @@ pub fn read_from(path: &Path, offset: u64, asm: &mut LineAssembler) -> Result<(V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_reads_times_and_ages() {
+        let t = parse_since("2026-12-07T10:00:00Z").unwrap();
+        assert_eq!(t.unix_timestamp(), 1_796_637_600);
+        let age = OffsetDateTime::now_utc() - parse_since("10m").unwrap();
+        assert!((age.whole_seconds() - 600).abs() <= 2, "{age}");
+        assert!(parse_since("2d").unwrap() < parse_since("1h").unwrap());
+        for bad in ["", "10", "10y", "m", "-5m", "99999999999999999d", "yesterday"] {
+            let e = parse_since(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Usage, "{bad}");
+            assert!(e.to_string().contains("expected RFC 3339 or an age"), "{e}");
+        }
+        assert!(LogQuery::parse(Some(3), Some("1h")).unwrap().since.is_some());
+        assert_eq!(LogQuery::parse(None, Some("soon")).unwrap_err().kind(), crate::ErrorKind::Usage);
+    }
 
     #[test]
     fn writes_rotates_and_reads_back() {

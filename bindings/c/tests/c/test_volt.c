@@ -671,15 +671,26 @@ static void test_containers(volt_store_t *store, const char *scratch) {
           "run without rm keeps the ended container");
     volt_string_free(json);
     json = NULL;
-    check(kind_of(volt_container_logs(store, run, -1, &json)) == VOLT_OK && contains(json, "\"hello\"") &&
+    check(kind_of(volt_container_logs(store, run, -1, NULL, &json)) == VOLT_OK && contains(json, "\"hello\"") &&
               contains(json, "\"oops\""),
           "logs: every line");
     volt_string_free(json);
     json = NULL;
-    check(kind_of(volt_container_logs(store, run, 0, &json)) == VOLT_OK && strcmp(json, "[]") == 0,
+    check(kind_of(volt_container_logs(store, run, 0, NULL, &json)) == VOLT_OK && strcmp(json, "[]") == 0,
           "logs: tail 0 is no line");
     volt_string_free(json);
     json = NULL;
+    check(kind_of(volt_container_logs(store, run, -1, "1h", &json)) == VOLT_OK && contains(json, "\"hello\""),
+          "logs since 1h ago: the lines just written");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_logs(store, run, -1, "2999-01-01T00:00:00Z", &json)) == VOLT_OK &&
+              strcmp(json, "[]") == 0,
+          "logs since a future time: no line");
+    volt_string_free(json);
+    json = NULL;
+    check(kind_of(volt_container_logs(store, run, -1, "yesterday", &json)) == VOLT_ERR_USAGE,
+          "logs since a word is ERR_USAGE");
     check(kind_of(volt_container_delete(store, run, false)) == VOLT_OK &&
               kind_of(volt_container_inspect(store, run, &json)) == VOLT_ERR_NOT_FOUND,
           "delete of an ended container without force");

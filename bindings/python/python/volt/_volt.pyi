@@ -250,8 +250,8 @@ class Containers:
         """All containers, sorted by name."""
     def exec_output(self, name: str, argv: Sequence[str]) -> tuple[int, bytes, bytes]:
         """Run ``argv`` in the running container: ``(status, stdout, stderr)``."""
-    def logs(self, name: str, tail: int | None = None) -> builtins.list[str]:
-        """The container's log lines, the last ``tail`` or all kept."""
+    def logs(self, name: str, tail: int | None = None, since: str | None = None) -> builtins.list[str]:
+        """The container's log lines, the last ``tail`` or all kept, since ``since`` (RFC 3339 or ``"10m"``)."""
     def wait(self, name: str, timeout: float | None = None) -> ContainerInfo:
         """Wait until the container no longer runs (at most ``timeout`` seconds)."""
     def update(
