@@ -10,7 +10,7 @@ use volt_core::container::{parse_memory, ContainerInfo, Containers, CreateOption
 use volt_core::network::{check_network_name, PortMap};
 
 use crate::error::{volt_error_t, Result};
-use crate::store::{put_out, store_arg, volt_store_t, write_json};
+use crate::store::{put_out, store_and_name, store_arg, volt_store_t, write_json};
 use crate::{arg_opt_str, arg_str, check_out};
 
 /// A memory limit in the options JSON: bytes, or a size string such as `"512M"`.
@@ -178,10 +178,9 @@ pub unsafe extern "C" fn volt_container_start(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         let info = store.containers()?.start(name)?;
         // SAFETY: `json_out` is NULL or writable by the caller's guarantee.
         unsafe { write_json_opt(json_out, &info) }
@@ -203,10 +202,9 @@ pub unsafe extern "C" fn volt_container_stop(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         let timeout = opt_arg::<u64>(timeout_secs, "timeout_secs")?;
         let info = store.containers()?.stop(name, timeout)?;
         // SAFETY: `json_out` is NULL or writable by the caller's guarantee.
@@ -228,10 +226,9 @@ pub unsafe extern "C" fn volt_container_restart(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         let timeout = opt_arg::<u64>(timeout_secs, "timeout_secs")?;
         let info = store.containers()?.restart(name, timeout)?;
         // SAFETY: `json_out` is NULL or writable by the caller's guarantee.
@@ -251,10 +248,9 @@ pub unsafe extern "C" fn volt_container_kill(
     signal: c_int,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         if !(1..=64).contains(&signal) {
             return Err(volt_error_t::usage(format!("signal {signal}: expected 1 to 64")));
         }
@@ -275,10 +271,9 @@ pub unsafe extern "C" fn volt_container_delete(
     force: bool,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         store.containers()?.delete(name, force)?;
         Ok(())
     })
@@ -299,10 +294,9 @@ pub unsafe extern "C" fn volt_container_inspect(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let info = store.containers()?.inspect(name)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -354,10 +348,9 @@ pub unsafe extern "C" fn volt_container_exec_output(
     stderr_len_out: *mut usize,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(status_out, "status_out")?;
         check_out(stdout_out, "stdout_out")?;
         check_out(stdout_len_out, "stdout_len_out")?;
@@ -407,10 +400,9 @@ pub unsafe extern "C" fn volt_container_logs(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         // SAFETY: the caller guarantees NULL or a NUL-terminated string.
         let since = unsafe { arg_opt_str(since, "since") }?;
         check_out(json_out, "json_out")?;
@@ -436,10 +428,9 @@ pub unsafe extern "C" fn volt_container_wait(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         let timeout = opt_arg::<u64>(timeout_ms, "timeout_ms")?.map(Duration::from_millis);
         let info = store.containers()?.wait(name, timeout)?;
         // SAFETY: `json_out` is NULL or writable by the caller's guarantee.
@@ -492,10 +483,9 @@ pub unsafe extern "C" fn volt_container_stats(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let stats = store.containers()?.stats(name)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -574,10 +564,9 @@ pub unsafe extern "C" fn volt_volume_create(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let volume = store.containers()?.volumes().create(name)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -616,10 +605,9 @@ pub unsafe extern "C" fn volt_volume_inspect(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let volume = store.containers()?.volumes().inspect(name)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -635,10 +623,9 @@ pub unsafe extern "C" fn volt_volume_inspect(
 #[no_mangle]
 pub unsafe extern "C" fn volt_volume_remove(store: *const volt_store_t, name: *const c_char) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         store.containers()?.volumes().remove(name)?;
         Ok(())
     })

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use volt_core::image::{Credentials, ImageName, Images, Phase, Progress, ProgressFn, RemoteOptions};
 
 use crate::error::{volt_error_t, Result};
-use crate::store::{put_out, store_arg, volt_store_t, write_json};
+use crate::store::{put_out, store_and_name, store_arg, volt_store_t, write_json};
 use crate::{arg_opt_str, arg_str, check_out};
 
 /// Phases reported in `volt_progress_t.phase`. The values are fixed and never renumbered.
@@ -245,10 +245,9 @@ pub unsafe extern "C" fn volt_image_inspect(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let record = images(store)?.inspect(&name_arg(name)?)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -286,10 +285,9 @@ pub unsafe extern "C" fn volt_image_tag(
 #[no_mangle]
 pub unsafe extern "C" fn volt_image_remove(store: *const volt_store_t, name: *const c_char) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         images(store)?.remove(&name_arg(name)?)?;
         Ok(())
     })
@@ -438,10 +436,9 @@ pub unsafe extern "C" fn volt_image_shared_root(
     path_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(path_out, "path_out")?;
         let path = path_string(images(store)?.shared_root(&name_arg(name)?)?)?;
         // SAFETY: `path_out` is non-NULL (checked) and writable by the caller's guarantee.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use volt_core::network::NetworkOptions;
 
 use crate::error::{volt_error_t, Result};
-use crate::store::{store_arg, volt_store_t, write_json};
+use crate::store::{store_and_name, store_arg, volt_store_t, write_json};
 use crate::{arg_opt_str, arg_str, check_out};
 
 /// The options object of `volt_network_create`.
@@ -109,10 +109,9 @@ pub unsafe extern "C" fn volt_network_inspect(
     json_out: *mut *mut c_char,
 ) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         check_out(json_out, "json_out")?;
         let info = store.volt().networks().inspect(name)?;
         // SAFETY: `json_out` is non-NULL (checked) and writable by the caller's guarantee.
@@ -129,10 +128,9 @@ pub unsafe extern "C" fn volt_network_inspect(
 #[no_mangle]
 pub unsafe extern "C" fn volt_network_delete(store: *const volt_store_t, name: *const c_char) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         store.volt().networks().delete(name)?;
         Ok(())
     })

@@ -57,6 +57,23 @@ pub(crate) unsafe fn store_arg<'a>(p: *const volt_store_t) -> Result<&'a volt_st
     unsafe { p.as_ref() }.ok_or_else(|| volt_error_t::null_argument("store"))
 }
 
+/// The two arguments most calls begin with: the store handle and the name of the thing they act
+/// on (a container, image, network or VM), both required.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string; both outlive the
+/// borrow.
+pub(crate) unsafe fn store_and_name<'a>(
+    store: *const volt_store_t,
+    name: *const c_char,
+) -> Result<(&'a volt_store_t, &'a str)> {
+    // SAFETY: the caller's guarantees, passed on.
+    let store = unsafe { store_arg(store) }?;
+    // SAFETY: the caller's guarantees, passed on.
+    let name = unsafe { crate::arg_str(name, "name") }?;
+    Ok((store, name))
+}
+
 fn ref_arg(name: Option<&str>) -> Result<Option<RefName>> {
     name.map(|n| n.parse::<RefName>().map_err(|e| volt_error_t::from(volt_core::Error::from(e)))).transpose()
 }
@@ -476,10 +493,9 @@ pub unsafe extern "C" fn volt_store_ref_set(
 #[no_mangle]
 pub unsafe extern "C" fn volt_store_ref_delete(store: *const volt_store_t, name: *const c_char) -> *mut volt_error_t {
     ffi_panic_boundary!(fallible {
-        // SAFETY: the caller guarantees `store` is NULL or a live handle.
-        let store = unsafe { store_arg(store) }?;
-        // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-        let name = unsafe { arg_str(name, "name") }?;
+        // SAFETY: the caller guarantees `store` is NULL or a live handle and `name` NULL or a
+        // NUL-terminated string.
+        let (store, name) = unsafe { store_and_name(store, name) }?;
         let name = ref_arg(Some(name))?.expect("a name was given");
         store.run(store.store().delete_ref(&name))?;
         Ok(())

@@ -13,7 +13,7 @@ use volt_core::vm::{parse_cpu_list, VmCreateOptions, Vms};
 
 use crate::container::{opt_arg, write_json_opt};
 use crate::error::{volt_error_t, Result};
-use crate::store::{store_arg, volt_store_t, write_json};
+use crate::store::{store_and_name, store_arg, volt_store_t, write_json};
 use crate::{arg_opt_str, arg_str, check_out};
 
 /// The options object of `volt_vm_create`.
@@ -61,10 +61,8 @@ fn vm_options(json: Option<&str>) -> Result<VmCreateOptions> {
 /// # Safety
 /// `store` is NULL or a live handle; `name` is NULL or a NUL-terminated string.
 unsafe fn vm_call<'a>(store: *const volt_store_t, name: *const c_char) -> Result<(&'a str, Vms)> {
-    // SAFETY: the caller guarantees `store` is NULL or a live handle.
-    let store = unsafe { store_arg(store) }?;
-    // SAFETY: the caller guarantees NULL or a NUL-terminated string.
-    let name = unsafe { arg_str(name, "name") }?;
+    // SAFETY: the caller's guarantees, passed on.
+    let (store, name) = unsafe { store_and_name(store, name) }?;
     Ok((name, store.volt().vms()?))
 }
 
