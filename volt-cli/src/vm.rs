@@ -74,6 +74,7 @@ fn info_view(i: &VmInfo) -> View {
         ("Snapshots", i.snapshots.iter().map(|x| x.name.clone()).collect::<Vec<_>>().join(", ")),
         ("Console", i.console.display().to_string()),
         ("Unit", i.unit.display().to_string()),
+        ("Supervisor", i.backend.as_str().to_string()),
     ]);
     View::new(i, human).id(c.name.clone())
 }

@@ -377,6 +377,7 @@ fn systemd_runs_vms_as_units() {
     let unit = "volt-vm@sdvm.service";
     let info = v.start("sdvm").unwrap();
     assert_eq!(info.status, Status::Running, "{:?}", info.state);
+    assert_eq!(info.backend, volt_core::container::Backend::Systemd, "inspect shows the supervisor chosen");
     let u = sd.status(unit).unwrap();
     assert_eq!(u.active_state, "active");
     assert!(u.main_pid > 0);

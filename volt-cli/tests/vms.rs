@@ -90,6 +90,8 @@ fn lifecycle_pause_snapshot_restore_stop() {
     assert_eq!(j["status"], "running");
     assert!(matches!(j["state"]["accel"].as_str(), Some("kvm" | "tcg")), "{j}");
     assert!(j["state"]["accel_reason"].as_str().unwrap().contains("probe"), "{j}");
+    // The supervisor chosen is shown, as a container's is.
+    assert_eq!(j["backend"], "direct", "{j}");
     assert_eq!(j["vcpus"].as_array().unwrap().len(), 1);
     assert_eq!(v.query_status("web").unwrap(), "running");
     // A second start is a conflict, in the words a container's gets.

@@ -50,6 +50,7 @@ impl Vms {
             state,
             endpoints,
             vcpus,
+            backend: self.backend,
         })
     }
 

@@ -187,6 +187,8 @@ pub struct VmInfo {
     pub console: PathBuf,
     /// The serial log.
     pub serial_log: PathBuf,
+    /// The supervisor this installation runs VMs under (`systemd` or `direct`).
+    pub backend: Backend,
 }
 
 /// The VM runtime.
@@ -293,6 +295,7 @@ impl Vms {
         audit: AuditLog,
     ) -> Self {
         let backend = crate::supervise::choose_backend(&containers);
+        tracing::debug!(supervisor = backend.as_str(), "vms: supervisor chosen");
         Vms { backend, paths, settings, containers, networks, images, cas, audit }
     }
 

@@ -644,6 +644,8 @@ class VmInfo(TypedDict):
     console: str
     #: The serial log (what :meth:`volt.Vms.logs` reads).
     serial_log: str
+    #: The supervisor VMs run under here.
+    backend: Backend
 
 
 class KernelInfo(TypedDict):
