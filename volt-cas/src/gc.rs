@@ -66,11 +66,14 @@ impl Cas {
                 }
             }
         }
-        // Left-overs of interrupted checkouts (variants being written).
+        // Left-overs of writers that died: variants being written by a checkout, and a lease
+        // killed between its creation and its rename to `.lease` (begin's only unlocked window
+        // is before that, so only a dead writer's pid marks one as garbage).
         if !dry_run {
             for ent in fs::read_dir(&tmp).ctx("list tmp", &tmp)?.flatten() {
                 let n = ent.file_name().to_string_lossy().into_owned();
-                if n.starts_with("variant-") && !pid_alive(&n) {
+                let dead_lease = n.starts_with("txn-") && n.ends_with(".new");
+                if (n.starts_with("variant-") || dead_lease) && !pid_alive(&n) {
                     let _ = fs::remove_file(ent.path());
                 }
             }

@@ -308,10 +308,19 @@ fn abandoned_transactions_leave_nothing_visible_and_gc_cleans_them() {
             fs::copy(&p, tmp.join(p.file_name().unwrap())).unwrap();
         }
     }
+    // A writer killed inside begin(), after creating its lease and before renaming it to
+    // `.lease`, leaves `txn-PID-….new`; one of a live process (this one) must stay.
+    let dead = tmp.join("txn-2147483646-0-0.new");
+    let alive = tmp.join(format!("txn-{}-0-0.new", std::process::id()));
+    fs::write(&dead, b"").unwrap();
+    fs::write(&alive, b"").unwrap();
     assert!(cas.verify_all().unwrap().is_clean());
     let rep = cas.gc(false).unwrap();
     assert_eq!(rep.stale_transactions, 1);
     assert!(!staged[0].exists());
+    assert!(!dead.exists(), "a dead writer's half-made lease is removed");
+    assert!(alive.exists(), "a live writer's lease being made is kept");
+    fs::remove_file(&alive).unwrap();
     assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
 }
 
