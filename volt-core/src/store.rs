@@ -48,7 +48,7 @@ impl LocalStore {
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Cas) -> Result<T> + Send + 'static) -> Result<T> {
         let cas = self.cas.clone();
-        tokio::task::spawn_blocking(move || f(&cas)).await.map_err(|e| Error::Task(e.to_string()))?
+        crate::workload::blocking(move || f(&cas)).await
     }
 
     async fn audited<T: Send + 'static>(

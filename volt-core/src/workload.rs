@@ -127,6 +127,15 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Run a blocking SDK operation on tokio's blocking pool: how every trait implementation (store,
+/// runtimes, networks) keeps its synchronous engine off the async executor.
+///
+/// # Errors
+/// `f`'s error; [`Error::Task`] if it panicked.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
+}
+
 /// Check a workload name: 1-63 characters of lower-case letters, digits, `-` and `_`, starting
 /// with a letter or digit, for every kind alike (a name is a directory name, a machine name and
 /// part of a unit name, so nothing else is allowed). `kind` words the error ("container", "VM").

@@ -319,18 +319,18 @@ impl crate::traits::Network for Networks {
     async fn create(&self, spec: &crate::traits::NetworkSpec) -> Result<()> {
         let me = self.clone();
         let spec = spec.clone();
-        blocking(move || {
+        crate::workload::blocking(move || {
             me.create(&spec.name, &NetworkOptions { subnet: Some(spec.subnet), ..Default::default() }).map(|_| ())
         })
         .await
     }
     async fn delete(&self, name: &str) -> Result<()> {
         let (me, name) = (self.clone(), name.to_string());
-        blocking(move || Networks::delete(&me, &name)).await
+        crate::workload::blocking(move || Networks::delete(&me, &name)).await
     }
     async fn list(&self) -> Result<Vec<crate::traits::NetworkSpec>> {
         let me = self.clone();
-        blocking(move || {
+        crate::workload::blocking(move || {
             Ok(Networks::list(&me)?
                 .into_iter()
                 .map(|i| crate::traits::NetworkSpec { name: i.config.name, subnet: i.config.subnet.to_string() })
@@ -341,17 +341,15 @@ impl crate::traits::Network for Networks {
     async fn attach(&self, network: &str, workload: &str, netns_path: &Path) -> Result<String> {
         let (me, network, workload, ns) =
             (self.clone(), network.to_string(), workload.to_string(), netns_path.to_path_buf());
-        blocking(move || Networks::attach(&me, &network, &workload, &ns, "eth0", true).map(|a| a.to_string())).await
+        crate::workload::blocking(move || {
+            Networks::attach(&me, &network, &workload, &ns, "eth0", true).map(|a| a.to_string())
+        })
+        .await
     }
     async fn detach(&self, network: &str, workload: &str) -> Result<()> {
         let (me, network, workload) = (self.clone(), network.to_string(), workload.to_string());
-        blocking(move || Networks::release(&me, &network, &workload)).await
+        crate::workload::blocking(move || Networks::release(&me, &network, &workload)).await
     }
-}
-
-/// Run blocking network work off the async executor (netlink gets its own runtime there).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
 }
 
 #[cfg(test)]

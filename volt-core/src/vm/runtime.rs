@@ -17,7 +17,7 @@ pub fn workload_info(i: &VmInfo) -> crate::workload::WorkloadInfo {
 impl Vms {
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(Vms) -> Result<T> + Send + 'static) -> Result<T> {
         let v = self.clone();
-        tokio::task::spawn_blocking(move || f(v)).await.map_err(|e| Error::Task(e.to_string()))?
+        crate::workload::blocking(move || f(v)).await
     }
 }
 

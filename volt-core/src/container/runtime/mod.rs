@@ -228,7 +228,7 @@ impl Containers {
     /// Run a blocking container operation off the async runtime.
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(Containers) -> Result<T> + Send + 'static) -> Result<T> {
         let c = self.clone();
-        tokio::task::spawn_blocking(move || f(c)).await.map_err(|e| Error::Task(e.to_string()))?
+        crate::workload::blocking(move || f(c)).await
     }
 }
 
